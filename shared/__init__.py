@@ -1,0 +1,1 @@
+"""Time2Bet shared library: everything the functions, workflows and operators import."""

@@ -1,0 +1,112 @@
+"""The one typed settings object, read from the environment (12-factor).
+
+Every default is the embedded one: a SQLite file and a local object directory under the data
+directory, a local MLflow store, in-process events, no Redis. Real backends are switched on by URL.
+No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # --- local state -------------------------------------------------------------------------
+    data_dir: Path = Field(default=Path("var"), validation_alias="T2B_DATA_DIR")
+
+    # --- store -------------------------------------------------------------------------------
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    database_echo: bool = Field(default=False, validation_alias="DATABASE_ECHO")
+
+    # --- object storage ----------------------------------------------------------------------
+    s3_endpoint: str | None = Field(
+        default=None,
+        validation_alias="S3_ENDPOINT",
+        description="host:port or http(s)://host:port of an S3-compatible server; unset = local dir",
+    )
+    s3_access_key: str = Field(default="minioadmin", validation_alias="S3_ACCESS_KEY")
+    s3_secret_key: SecretStr = Field(default=SecretStr("minioadmin"), validation_alias="S3_SECRET_KEY")
+    s3_bucket: str = Field(default="time2bet", validation_alias="S3_BUCKET")
+    s3_region: str | None = Field(default=None, validation_alias="S3_REGION")
+    objects_dir: Path | None = Field(default=None, validation_alias="T2B_OBJECTS_DIR")
+
+    # --- MLflow ------------------------------------------------------------------------------
+    mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
+    model_name: str = Field(default="time2bet-outcome", validation_alias="T2B_MODEL_NAME")
+
+    # --- Redis / RabbitMQ --------------------------------------------------------------------
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    redis_key_prefix: str = Field(default="t2b:", validation_alias="REDIS_KEY_PREFIX")
+    amqp_url: str | None = Field(default=None, validation_alias="AMQP_URL")
+
+    # --- events ------------------------------------------------------------------------------
+    events_routing_dir: Path | None = Field(
+        default=None,
+        validation_alias="EVENTS_ROUTING_DIR",
+        description="folder with the Broker/Trigger/PingSource manifests; unset = knative/base/eventing",
+    )
+    events_backoff_scale: float = Field(
+        default=1.0, ge=0, validation_alias="EVENTS_BACKOFF_SCALE",
+        description="multiplies every Trigger backoff delay locally; tests shrink it, 1 = as the manifests say",
+    )
+    events_dedupe_ttl_seconds: int = Field(default=86_400, gt=0, validation_alias="EVENTS_DEDUPE_TTL_SECONDS")
+    events_dedupe_local_size: int = Field(default=10_000, gt=0, validation_alias="EVENTS_DEDUPE_LOCAL_SIZE")
+    events_delivery_timeout_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="EVENTS_DELIVERY_TIMEOUT_SECONDS"
+    )
+
+    # --- scraping ----------------------------------------------------------------------------
+    selenoid_url: str | None = Field(default=None, validation_alias="SELENOID_URL")
+    whoscored_base_url: str = Field(default="https://www.whoscored.com", validation_alias="WHOSCORED_BASE_URL")
+    scrape_headless: bool = Field(default=True, validation_alias="SCRAPE_HEADLESS")
+    scrape_user_agent: str | None = Field(default=None, validation_alias="SCRAPE_USER_AGENT",
+                                          description="unset = the browser's own")
+    scrape_window_size: str = Field(default="1920,1080", pattern=r"^\d+,\d+$",
+                                    validation_alias="SCRAPE_WINDOW_SIZE")
+    scrape_page_load_timeout_s: float = Field(default=60.0, gt=0, validation_alias="SCRAPE_PAGE_LOAD_TIMEOUT")
+    scrape_rate_limit_s: float = Field(default=5.0, ge=0, validation_alias="SCRAPE_RATE_LIMIT",
+                                       description="pause between page loads, seconds")
+    scrape_rate_jitter_s: float = Field(default=5.0, ge=0, validation_alias="SCRAPE_RATE_JITTER",
+                                        description="random extra pause, 0..this many seconds")
+    scrape_max_retries: int = Field(default=4, ge=0, validation_alias="SCRAPE_MAX_RETRIES")
+    scrape_backoff_base_s: float = Field(default=10.0, ge=0, validation_alias="SCRAPE_BACKOFF_BASE",
+                                         description="retry n waits base * 2**(n-1) seconds")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'time2bet.db').resolve()}"
+
+    @property
+    def resolved_objects_dir(self) -> Path:
+        return (self.objects_dir or self.data_dir / "objects").resolve()
+
+    @property
+    def resolved_mlflow_tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return (self.data_dir / "mlartifacts").resolve()
+
+
+def normalise_database_url(url: str) -> str:
+    """Point bare PostgreSQL URLs at psycopg 3, the only PostgreSQL driver installed."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The authoritative store: models, engine/session, migrations."""
