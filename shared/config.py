@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     model_name: str = Field(default="time2bet-outcome", validation_alias="T2B_MODEL_NAME")
 
+    # --- ML ----------------------------------------------------------------------------------
+    mlflow_experiment: str = Field(default="time2bet", validation_alias="T2B_MLFLOW_EXPERIMENT")
+
     # --- Redis / RabbitMQ --------------------------------------------------------------------
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     redis_key_prefix: str = Field(default="t2b:", validation_alias="REDIS_KEY_PREFIX")
@@ -52,7 +55,9 @@ class Settings(BaseSettings):
         description="folder with the Broker/Trigger/PingSource manifests; unset = knative/base/eventing",
     )
     events_backoff_scale: float = Field(
-        default=1.0, ge=0, validation_alias="EVENTS_BACKOFF_SCALE",
+        default=1.0,
+        ge=0,
+        validation_alias="EVENTS_BACKOFF_SCALE",
         description="multiplies every Trigger backoff delay locally; tests shrink it, 1 = as the manifests say",
     )
     events_dedupe_ttl_seconds: int = Field(default=86_400, gt=0, validation_alias="EVENTS_DEDUPE_TTL_SECONDS")
@@ -61,22 +66,51 @@ class Settings(BaseSettings):
         default=30.0, gt=0, validation_alias="EVENTS_DELIVERY_TIMEOUT_SECONDS"
     )
 
+    # --- serving -----------------------------------------------------------------------------
+    redis_socket_timeout_s: float = Field(
+        default=0.05,
+        gt=0,
+        validation_alias="REDIS_SOCKET_TIMEOUT",
+        description="Redis is a cache: a slow answer counts as a miss",
+    )
+    redis_retry_after_s: float = Field(
+        default=5.0,
+        ge=0,
+        validation_alias="REDIS_RETRY_AFTER",
+        description="after a Redis failure, skip it for this long",
+    )
+    prediction_cache_ttl_s: int = Field(default=3600, gt=0, validation_alias="PREDICTION_CACHE_TTL")
+    team_state_cache_ttl_s: int = Field(default=300, gt=0, validation_alias="TEAM_STATE_CACHE_TTL")
+    model_refresh_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        validation_alias="MODEL_REFRESH_INTERVAL",
+        description="how often a process checks whether the alias moved",
+    )
+    prediction_log_batch: int = Field(default=200, gt=0, validation_alias="PREDICTION_LOG_BATCH")
+    prediction_log_flush_s: float = Field(default=1.0, gt=0, validation_alias="PREDICTION_LOG_FLUSH")
+    serve_host: str = Field(default="127.0.0.1", validation_alias="T2B_HOST")
+    serve_port: int = Field(default=8080, validation_alias="T2B_PORT")
+
     # --- scraping ----------------------------------------------------------------------------
     selenoid_url: str | None = Field(default=None, validation_alias="SELENOID_URL")
     whoscored_base_url: str = Field(default="https://www.whoscored.com", validation_alias="WHOSCORED_BASE_URL")
     scrape_headless: bool = Field(default=True, validation_alias="SCRAPE_HEADLESS")
-    scrape_user_agent: str | None = Field(default=None, validation_alias="SCRAPE_USER_AGENT",
-                                          description="unset = the browser's own")
-    scrape_window_size: str = Field(default="1920,1080", pattern=r"^\d+,\d+$",
-                                    validation_alias="SCRAPE_WINDOW_SIZE")
+    scrape_user_agent: str | None = Field(
+        default=None, validation_alias="SCRAPE_USER_AGENT", description="unset = the browser's own"
+    )
+    scrape_window_size: str = Field(default="1920,1080", pattern=r"^\d+,\d+$", validation_alias="SCRAPE_WINDOW_SIZE")
     scrape_page_load_timeout_s: float = Field(default=60.0, gt=0, validation_alias="SCRAPE_PAGE_LOAD_TIMEOUT")
-    scrape_rate_limit_s: float = Field(default=5.0, ge=0, validation_alias="SCRAPE_RATE_LIMIT",
-                                       description="pause between page loads, seconds")
-    scrape_rate_jitter_s: float = Field(default=5.0, ge=0, validation_alias="SCRAPE_RATE_JITTER",
-                                        description="random extra pause, 0..this many seconds")
+    scrape_rate_limit_s: float = Field(
+        default=5.0, ge=0, validation_alias="SCRAPE_RATE_LIMIT", description="pause between page loads, seconds"
+    )
+    scrape_rate_jitter_s: float = Field(
+        default=5.0, ge=0, validation_alias="SCRAPE_RATE_JITTER", description="random extra pause, 0..this many seconds"
+    )
     scrape_max_retries: int = Field(default=4, ge=0, validation_alias="SCRAPE_MAX_RETRIES")
-    scrape_backoff_base_s: float = Field(default=10.0, ge=0, validation_alias="SCRAPE_BACKOFF_BASE",
-                                         description="retry n waits base * 2**(n-1) seconds")
+    scrape_backoff_base_s: float = Field(
+        default=10.0, ge=0, validation_alias="SCRAPE_BACKOFF_BASE", description="retry n waits base * 2**(n-1) seconds"
+    )
 
     @property
     def resolved_database_url(self) -> str:

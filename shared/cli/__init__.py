@@ -14,6 +14,8 @@ from rich.console import Console
 from shared.cli.data import bench_app, db_app, export_command, ingest_app
 from shared.cli.demo import demo_command
 from shared.cli.errors import CommandError
+from shared.cli.serve import manifests_command, serve_command
+from shared.scraping.cli import scrape_app, teams_app
 
 app = typer.Typer(
     name="t2b",
@@ -25,8 +27,12 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(bench_app, name="bench")
+app.add_typer(scrape_app, name="scrape")
+app.add_typer(teams_app, name="teams")
 app.command("export")(export_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
+app.command("manifests")(manifests_command)
 
 
 def main() -> None:

@@ -226,3 +226,25 @@ class IngestRun(Base):
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict | None] = mapped_column(JSON)
+
+
+class PredictionLog(Base):
+    """What was served: inputs, model version, probabilities. The drift report and live evaluation read it."""
+
+    __tablename__ = "prediction_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    served_at: Mapped[datetime] = mapped_column(index=True)
+    function: Mapped[str] = mapped_column(String(40))
+    match_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # no FK: a log outlives matches
+    home_team_id: Mapped[int] = mapped_column(BigInteger)
+    away_team_id: Mapped[int] = mapped_column(BigInteger)
+    kickoff_utc: Mapped[datetime]
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(32), index=True)
+    p_home: Mapped[float] = mapped_column(Float)
+    p_draw: Mapped[float] = mapped_column(Float)
+    p_away: Mapped[float] = mapped_column(Float)
+    features: Mapped[dict] = mapped_column(JSON)
+    cached: Mapped[bool] = mapped_column(Boolean)
+    latency_ms: Mapped[float] = mapped_column(Float)

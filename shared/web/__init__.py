@@ -1,0 +1,1 @@
+"""HTTP functions: the app factory, their declared metadata, and the local one-port server."""
