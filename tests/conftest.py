@@ -18,6 +18,7 @@ from shared.config import get_settings
 from shared.db import migrate
 from shared.db.session import engine_for
 from shared.storage import get_store
+from tests.mlflow_fixtures import mlflow_server  # noqa: F401 (shared with every test package)
 from tests.services import SHARED_KIT, free_port, listening, python_bin, require, start_process, stop_process
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -25,8 +26,13 @@ FOOTBALL_DATA = SHARED_KIT / "data" / "football-data"
 
 
 def reset_caches() -> None:
+    from shared.cache import get_cache
+    from shared.serving import runtime
+
     get_settings.cache_clear()
     get_store.cache_clear()
+    get_cache.cache_clear()
+    runtime.reset()
 
 
 @pytest.fixture

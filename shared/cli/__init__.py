@@ -6,6 +6,7 @@ a traceback means a bug.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -15,6 +16,8 @@ from shared.cli.data import bench_app, db_app, export_command, ingest_app
 from shared.cli.demo import demo_command
 from shared.cli.errors import CommandError
 from shared.cli.serve import manifests_command, serve_command
+from shared.ml.bench import bench_ml_command
+from shared.ml.cli import backtest_command, evaluate_command, features_app, model_app, score_command, train_command
 from shared.scraping.cli import scrape_app, teams_app
 
 app = typer.Typer(
@@ -29,6 +32,13 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(bench_app, name="bench")
 app.add_typer(scrape_app, name="scrape")
 app.add_typer(teams_app, name="teams")
+app.add_typer(features_app, name="features")
+app.add_typer(model_app, name="model")
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("backtest")(backtest_command)
+app.command("score")(score_command)
+bench_app.command("ml")(bench_ml_command)
 app.command("export")(export_command)
 app.command("demo")(demo_command)
 app.command("serve")(serve_command)
@@ -39,9 +49,18 @@ def main() -> None:
     from minio.error import S3Error
     from sqlalchemy.exc import SQLAlchemyError
 
+    code = 0
     try:
         app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except (CommandError, SQLAlchemyError, S3Error, ConnectionError, OSError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-        sys.exit(2)
+        code = 2
+    # Native thread pools (pyarrow, LightGBM's OpenMP) sometimes abort with "terminate called without an
+    # active exception" while the interpreter tears down after a training run; the work is done and
+    # flushed by now, so leave without running that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

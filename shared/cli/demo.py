@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 
 from shared.cli.data import import_paths, print_exports
 from shared.cli.errors import CommandError
-from shared.config import get_settings
+from shared.cli.serve import serve_command
+from shared.config import Settings, get_settings
 from shared.db.session import get_engine
 from shared.export import export_store
+from shared.ml.pipeline import run_ml_demo
+from shared.serving.batch_lookup import LATEST_POINTER
 from shared.storage import get_store
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "demo" / "football-data"
@@ -21,8 +28,9 @@ console = Console()
 
 def demo_command(
     data: Path = typer.Option(DEMO_DATA, help="football-data CSVs to load (default: the bundled demo subset)."),
+    serve: bool = typer.Option(True, help="End by serving every HTTP function on one port (Ctrl-C stops)."),
 ) -> None:
-    """Migrate, import the demo data, export parquet, and show what went where."""
+    """Migrate, import, export, train, evaluate, promote, batch-score, then serve with example calls."""
     settings = get_settings()
     console.rule("[bold]Time2Bet main job")
     console.print(f"store: {get_engine().url.render_as_string(hide_password=True)}")
@@ -41,3 +49,29 @@ def demo_command(
 
     console.rule("export")
     print_exports(export_store(get_engine(), get_store()))
+
+    console.rule("train, evaluate, register, promote, batch-score")
+    console.print(Markdown(run_ml_demo(get_engine(), get_store(), console.print)))
+
+    console.rule("serve")
+    console.print(example_calls(settings))
+    if serve:
+        serve_command(host=settings.serve_host, port=settings.serve_port)
+
+
+def example_calls(settings: Settings) -> str:
+    base = f"http://{settings.serve_host}:{settings.serve_port}"
+    pointer = json.loads(get_store().get_bytes(LATEST_POINTER))
+    first = pq.read_table(io.BytesIO(get_store().get_bytes(pointer["key"])), columns=["match_id"]).to_pylist()[0]
+    body = '{"home_team": "Man United", "away_team": "Liverpool", "kickoff": "2022-04-19T19:00:00Z"}'
+    return "\n".join(
+        [
+            "Try (every function on one port; docs at /docs/<function>):",
+            f"  curl -s -X POST {base}/predict -H 'content-type: application/json' -d '{body}'",
+            f"  curl -s {base}/predict/{first['match_id']}",
+            f"  curl -s '{base}/stats?league=E0'",
+            f"  curl -s {base}/sources",
+            f"  curl -s {base}/health/ready",
+            f"  curl -s {base}/metrics | grep t2b_",
+        ]
+    )

@@ -248,3 +248,22 @@ class PredictionLog(Base):
     features: Mapped[dict] = mapped_column(JSON)
     cached: Mapped[bool] = mapped_column(Boolean)
     latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class DeadLetter(Base):
+    """An event a Trigger gave up on, as the dead-letter sink received it: stored once per source + id."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("event_id", "event_source"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(256))
+    event_source: Mapped[str] = mapped_column(String(512))
+    event_type: Mapped[str] = mapped_column(String(128), index=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)  # knativeerrorcode: the subscriber's last HTTP status
+    error_data: Mapped[str | None] = mapped_column(Text)  # knativeerrordata: its answer (Knative keeps 1 KiB)
+    error_dest: Mapped[str | None] = mapped_column(String(512))  # knativeerrordest: the subscriber
+    attempts: Mapped[int | None] = mapped_column(Integer)  # t2battempts
+    trigger: Mapped[str | None] = mapped_column(String(128))  # t2btrigger
+    event: Mapped[dict] = mapped_column(JSON)  # the whole event in structured-mode JSON
+    received_at: Mapped[datetime] = mapped_column(index=True)

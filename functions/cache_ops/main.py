@@ -1,0 +1,27 @@
+"""cache-ops: drops caches whose inputs changed and keeps async prediction results for their requester."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared.tasks.cache_ops import EVENT_TYPES, handle_cache_event
+from shared.tasks.handler import install_http_handlers, typed_task
+from shared.web.spec import FunctionSpec, Resources, Scaling
+
+SPEC = FunctionSpec(
+    name="cache-ops",
+    kind="event",
+    description="Cache invalidation on new matches, model promotion and explicit requests; stores async predictions.",
+    queue="api",
+    requirements="events",  # functions-framework, cloudevents, redis, prometheus-client
+    event_types=list(EVENT_TYPES),
+    resources=Resources(cpu="100m", memory="128Mi", cpu_limit="500m", memory_limit="256Mi"),
+    scaling=Scaling(min_scale=0, max_scale=5, target_concurrency=50),
+)
+
+task = typed_task(SPEC.name, handle_cache_event)
+install_http_handlers()
+
+
+@functions_framework.cloud_event
+def handle(event: CloudEvent) -> None:
+    task(event)

@@ -1,0 +1,48 @@
+"""League tables with each team's recent form."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from sqlalchemy.orm import Session
+
+from shared.queries.api import error_responses, league_code
+from shared.queries.standings import NotFound, StandingsResponse, league_tables
+from shared.web.app import create_function_app
+from shared.web.deps import db_session
+from shared.web.spec import FunctionSpec
+
+SPEC = FunctionSpec(
+    name="stats",
+    kind="http",
+    description="League tables computed from finished matches, with each team's last-N form.",
+    queue="api",
+    requirements="serve",
+    routes=["/stats"],
+)
+
+router = APIRouter(tags=["stats"])
+
+
+@router.get(
+    "/stats",
+    summary="League tables of a season (default: each league's latest)",
+    responses=error_responses(404, 422),
+)
+def get_stats(
+    league: str | None = Depends(league_code),
+    season: str | None = Query(
+        default=None,
+        pattern=r"^\d{4}-\d{4}$",
+        description="e.g. 2021-2022; default: each league's latest",
+        examples=["2021-2022"],
+    ),
+    form: int = Query(default=5, ge=1, le=38, description="how many recent results the form string shows"),
+    session: Session = Depends(db_session),
+) -> StandingsResponse:
+    try:
+        return league_tables(session, league, season, form)
+    except NotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+
+
+app = create_function_app(SPEC, [router])

@@ -1,0 +1,1 @@
+"""Point-in-time match features: one state machine for the offline table and the online request."""

@@ -1,0 +1,1 @@
+"""Outcome model: training, evaluation, registry, batch scoring."""

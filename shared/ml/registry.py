@@ -1,0 +1,203 @@
+"""MLflow: log training runs, register versions, move aliases through the promotion gate.
+
+A version carries the predictor's config (feature names, Elo baseline, temperature) as model
+metadata next to the LightGBM booster, so serving loads the booster directly without pyfunc.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import mlflow.lightgbm
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import get_model_info, infer_signature
+
+from shared.config import get_settings
+from shared.ml.evaluate import BacktestReport
+from shared.ml.metrics import ranked_probability_score
+from shared.ml.predictor import Predictor
+
+__all__ = ["Predictor", "load_predictor", "resolve_alias"]
+from shared.ml.train import labelled
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREDICTOR_CONFIG = "predictor_config"
+
+
+class RegistryError(RuntimeError):
+    pass
+
+
+def tracking_client() -> MlflowClient:
+    uri = get_settings().resolved_mlflow_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(uri, uri)
+
+
+def ensure_experiment(client: MlflowClient) -> str:
+    settings = get_settings()
+    experiment = client.get_experiment_by_name(settings.mlflow_experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    # A local store keeps artifacts under the data dir; a tracking server decides for itself.
+    local = settings.resolved_mlflow_tracking_uri.startswith("sqlite")
+    location = settings.mlflow_artifacts_dir.as_uri() if local else None
+    return client.create_experiment(settings.mlflow_experiment, artifact_location=location)
+
+
+def _flatten(params: dict[str, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def log_and_register(report: BacktestReport, params: dict[str, object], artifacts: list[Path]) -> ModelVersion:
+    """One run: params, metrics, evaluation artifacts and the model, registered as challenger."""
+    settings = get_settings()
+    client = tracking_client()
+    predictor = report.trained.predictor
+    pooled = report.pooled("model")
+    with mlflow.start_run(experiment_id=ensure_experiment(client)) as run:
+        mlflow.log_params(_flatten(params))
+        mlflow.log_params(
+            {
+                "train_seasons": ",".join(report.trained.train_seasons),
+                "test_seasons": ",".join(report.test_seasons),
+                "best_iteration": report.trained.best_iteration,
+                "temperature": round(predictor.temperature, 4),
+            }
+        )
+        mlflow.log_metrics(report.metrics())
+        with tempfile.TemporaryDirectory() as scratch:
+            table = Path(scratch) / "evaluation.md"
+            table.write_text(report.markdown())
+            config = Path(scratch) / "predictor_config.json"
+            config.write_text(predictor.config_json())
+            for path in [table, config, *artifacts]:
+                mlflow.log_artifact(str(path), artifact_path="evaluation")
+        example = report.features.head(5).reset_index(drop=True)
+        mlflow.lightgbm.log_model(
+            predictor.booster,
+            name="model",
+            signature=infer_signature(
+                example, pd.DataFrame(predictor.predict_matrix(example.to_numpy()), columns=["home", "draw", "away"])
+            ),
+            input_example=example,
+            metadata={PREDICTOR_CONFIG: predictor.config()},
+        )
+        source = f"runs:/{run.info.run_id}/model"
+    registered = mlflow.register_model(source, settings.model_name)
+    tags = {
+        "train_until": report.train_until,
+        "eval_seasons": ",".join(report.test_seasons),
+        "eval_rps": f"{pooled['rps']:.6f}",
+        "eval_log_loss": f"{pooled['log_loss']:.6f}",
+        "gap_to_market_rps": f"{report.gap_to_market()['rps']:+.6f}",
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(settings.model_name, registered.version, key, value)
+    client.set_registered_model_alias(settings.model_name, CHALLENGER, registered.version)
+    return client.get_model_version(settings.model_name, registered.version)
+
+
+def resolve_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion:
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        raise RegistryError(f"model {name!r} has no version with alias {alias!r}") from exc
+
+
+def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise RegistryError(f"model {name!r} has no version {version!r}") from exc
+
+
+def load_predictor(
+    version: ModelVersion | str, number: str | None = None, tracking_uri: str | None = None
+) -> Predictor:
+    """The booster and its calibration, without pyfunc: `load_predictor(model_version)` or
+    `load_predictor(name, version, tracking_uri)`."""
+    name, number = (version.name, str(version.version)) if isinstance(version, ModelVersion) else (version, number)
+    if tracking_uri is not None:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+    uri = f"models:/{name}/{number}"
+    booster = mlflow.lightgbm.load_model(uri)
+    config = get_model_info(uri).metadata[PREDICTOR_CONFIG]
+    return Predictor.from_config(booster, config, version=number)
+
+
+def list_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    versions = client.search_model_versions(f"name = '{name}'")
+    return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def aliases_of(client: MlflowClient, name: str) -> dict[str, str]:
+    try:
+        return {alias: str(v) for alias, v in client.get_registered_model(name).aliases.items()}
+    except MlflowException:
+        return {}
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promoted: bool
+    candidate: str
+    champion: str | None
+    candidate_rps: float
+    champion_rps: float | None
+    matches: int
+    reason: str
+
+
+def evaluation_matches(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFrame:
+    seasons = (version.tags.get("eval_seasons") or "").split(",")
+    matches = labelled(frame)
+    matches = matches[matches["season"].isin(seasons)]
+    if matches.empty:
+        raise RegistryError(f"the feature table has no finished matches in {version.tags.get('eval_seasons')!r}")
+    return matches
+
+
+def promote(client: MlflowClient, name: str, candidate: ModelVersion, frame: pd.DataFrame) -> GateDecision:
+    """Move `champion` to the candidate only if its RPS beats the champion's on the same matches."""
+    matches = evaluation_matches(frame, candidate)
+    outcomes = matches["outcome"].astype(int).to_numpy()
+
+    def rps_of(version: ModelVersion) -> float:
+        predictor = load_predictor(version)
+        missing = set(predictor.feature_names) - set(matches.columns)
+        if missing:
+            raise RegistryError(f"version {version.version} needs features the table lacks: {sorted(missing)}")
+        return ranked_probability_score(
+            predictor.predict_matrix(matches[predictor.feature_names].to_numpy(dtype=np.float64)), outcomes
+        )
+
+    candidate_rps = rps_of(candidate)
+    current = aliases_of(client, name).get(CHAMPION)
+    if current is None:
+        client.set_registered_model_alias(name, CHAMPION, candidate.version)
+        return GateDecision(True, candidate.version, None, candidate_rps, None, len(matches), "first model")
+    if current == str(candidate.version):
+        return GateDecision(False, candidate.version, current, candidate_rps, candidate_rps, len(matches), "already")
+    champion_rps = rps_of(get_version(client, name, current))
+    better = candidate_rps < champion_rps
+    if better:
+        client.set_registered_model_alias(name, CHAMPION, candidate.version)
+    reason = "lower RPS" if better else "RPS not lower than the champion's"
+    return GateDecision(better, candidate.version, current, candidate_rps, champion_rps, len(matches), reason)

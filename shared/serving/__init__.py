@@ -1,0 +1,1 @@
+"""Online inference: champion loading, team directory, the predict service."""

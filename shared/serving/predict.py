@@ -1,0 +1,210 @@
+"""Synchronous prediction: online features from materialised team state, the champion, a cache."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import aliased
+
+from shared.cache import Cache, fingerprint
+from shared.clock import utcnow
+from shared.config import Settings
+from shared.db.models import Competition, Match, Odds, OddsKind, Season, Team
+from shared.features.market import Prices, choose_pre_match
+from shared.features.state import TEAM_STATE_KEY, FeatureState, online_features
+from shared.metrics import PREDICTIONS
+from shared.prediction_log import PredictionLogWriter
+from shared.serving.champion import ChampionModel
+from shared.serving.schemas import ModelRef, PredictRequest, PredictResponse, Probabilities
+from shared.serving.teams import TeamDirectory
+from shared.storage import ObjectNotFound, ObjectStore
+
+OUTCOMES = ("home", "draw", "away")
+
+
+class MatchNotFound(LookupError):
+    pass
+
+
+class FeaturesUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class MatchContext:
+    match_id: int | None
+    home_team_id: int
+    away_team_id: int
+    home_team: str
+    away_team: str
+    kickoff: datetime
+    league: str | None
+    season: str | None
+    odds: Prices | None
+
+
+class TeamStateSource:
+    """The materialised team state: in process for a TTL, then Redis, then object storage."""
+
+    def __init__(self, store: ObjectStore, cache: Cache, ttl_s: float) -> None:
+        self._store, self._cache, self._ttl_s = store, cache, ttl_s
+        self._state: FeatureState | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> FeatureState:
+        if self._state is None or time.monotonic() - self._loaded_at > self._ttl_s:
+            with self._lock:
+                if self._state is None or time.monotonic() - self._loaded_at > self._ttl_s:
+                    self._state, self._loaded_at = self._load(), time.monotonic()
+        return self._state
+
+    def _load(self) -> FeatureState:
+        payload = self._cache.get_json("team_state", "latest")
+        if payload is not None:
+            return FeatureState.from_json(payload.encode())
+        try:
+            raw = self._store.get_bytes(TEAM_STATE_KEY)
+        except ObjectNotFound:
+            raise FeaturesUnavailable("no team state materialised yet: run `t2b features build`") from None
+        self._cache.set_json("team_state", "latest", raw.decode(), int(self._ttl_s))
+        return FeatureState.from_json(raw)
+
+
+class PredictService:
+    def __init__(
+        self,
+        engine: Engine,
+        store: ObjectStore,
+        cache: Cache,
+        champion: ChampionModel,
+        log_writer: PredictionLogWriter,
+        settings: Settings,
+        function: str = "predict",
+    ) -> None:
+        self.engine = engine
+        self.cache = cache
+        self.champion = champion
+        self.log_writer = log_writer
+        self.settings = settings
+        self.function = function
+        self.team_state = TeamStateSource(store, cache, settings.team_state_cache_ttl_s)
+        self._teams: TeamDirectory | None = None
+
+    @property
+    def teams(self) -> TeamDirectory:
+        if self._teams is None:
+            self._teams = TeamDirectory.load(self.engine)
+        return self._teams
+
+    def context(self, request: PredictRequest) -> MatchContext:
+        if request.match_id is not None:
+            return self._stored_match(request.match_id)
+        assert request.home_team and request.away_team and request.kickoff
+        home_id, away_id = self.teams.resolve(request.home_team), self.teams.resolve(request.away_team)
+        if home_id == away_id:
+            raise ValueError("home_team and away_team name the same team")
+        odds = (request.odds.home, request.odds.draw, request.odds.away) if request.odds else None
+        return MatchContext(
+            None,
+            home_id,
+            away_id,
+            self.teams.names[home_id],
+            self.teams.names[away_id],
+            request.kickoff,
+            request.league,
+            None,
+            odds,
+        )
+
+    def _stored_match(self, match_id: int) -> MatchContext:
+        home, away = aliased(Team), aliased(Team)
+        query = (
+            select(
+                Match.home_team_id,
+                Match.away_team_id,
+                home.name,
+                away.name,
+                Match.kickoff_utc,
+                Competition.code,
+                Season.name,
+            )
+            .join(Season, Match.season_id == Season.id)
+            .join(Competition, Season.competition_id == Competition.id)
+            .join(home, Match.home_team_id == home.id)
+            .join(away, Match.away_team_id == away.id)
+            .where(Match.id == match_id)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+            if row is None:
+                raise MatchNotFound(f"no match with id {match_id}")
+            prices = {
+                bookmaker: (h, d, a)
+                for bookmaker, h, d, a in connection.execute(
+                    select(Odds.bookmaker, Odds.home, Odds.draw, Odds.away).where(
+                        Odds.match_id == match_id, Odds.kind == OddsKind.opening
+                    )
+                )
+            }
+        chosen = choose_pre_match(prices)
+        return MatchContext(
+            match_id, row[0], row[1], row[2], row[3], row[4], row[5], row[6], chosen[1] if chosen else None
+        )
+
+    def predict(self, request: PredictRequest) -> PredictResponse:
+        started = time.perf_counter()
+        match = self.context(request)
+        state = self.team_state.get()
+        features = online_features(
+            state,
+            match.home_team_id,
+            match.away_team_id,
+            match.kickoff,
+            match.odds,
+            league=match.league,
+            season=match.season,
+        )
+        model = self.champion.current()
+        key = f"{model.name}:{model.version}:{fingerprint(features)}"
+        cached = self.cache.get_json("prediction", key)
+        if cached is None:
+            probabilities = [float(p) for p in model.predictor.predict_proba([features])[0]]
+            self.cache.set_json("prediction", key, probabilities, self.settings.prediction_cache_ttl_s)
+        else:
+            probabilities = [float(p) for p in cached]
+        PREDICTIONS.labels(self.function, OUTCOMES[max(range(3), key=probabilities.__getitem__)]).inc()
+        response = PredictResponse(
+            match_id=match.match_id,
+            home_team=match.home_team,
+            away_team=match.away_team,
+            kickoff=match.kickoff,
+            probabilities=Probabilities(**dict(zip(OUTCOMES, probabilities, strict=True))),
+            model=ModelRef(name=model.name, version=model.version),
+            features_as_of=state.results_applied_until,
+            cached=cached is not None,
+        )
+        self.log_writer.append(
+            {
+                "served_at": utcnow(),
+                "function": self.function,
+                "match_id": match.match_id,
+                "home_team_id": match.home_team_id,
+                "away_team_id": match.away_team_id,
+                "kickoff_utc": match.kickoff,
+                "model_name": model.name,
+                "model_version": model.version,
+                "p_home": probabilities[0],
+                "p_draw": probabilities[1],
+                "p_away": probabilities[2],
+                "features": {k: (None if math.isnan(v) else v) for k, v in features.items()},  # JSON has no NaN
+                "cached": cached is not None,
+                "latency_ms": (time.perf_counter() - started) * 1000,
+            }
+        )
+        return response

@@ -1,0 +1,165 @@
+"""What every CloudEvent task function does around its own work.
+
+A task function's `handle` is an `EventTask`: it counts the event, drops a duplicate (same source +
+id already handled by this function), validates it, runs the work, and only then remembers the id
+(marking first would lose the redelivered copy of an event whose handling crashed).
+
+Failures are exceptions the two runtimes both understand:
+- `InvalidEvent` (bad type/data): 400 with the reason, never retried; the dispatcher dead-letters it.
+- `RetryLater` (the work may succeed later, e.g. the source blocked us): its 5xx status (503).
+- anything else: 500 with a one-line reason (retryable), logged with its traceback.
+Under functions-framework `install_http_handlers()` turns them into those HTTP answers (the
+framework itself answers 500 to any exception and ignores the return value of a cloudevent
+function); the in-process bus calls `handle` directly and maps InvalidEvent to 400, the rest to 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Generic, TypeVar
+
+import flask
+from cloudevents.exceptions import GenericException
+from cloudevents.http import CloudEvent
+from prometheus_client import Counter
+from werkzeug.exceptions import HTTPException
+
+from shared.events.contract import Envelope, EventData, InvalidEvent, contract_type, parse_event
+from shared.events.dedupe import Deduper
+from shared.events.metrics import _metric
+from shared.metrics import exposition
+
+log = logging.getLogger("time2bet.tasks")
+
+T = TypeVar("T")
+
+# Task-side counters. The dispatcher's t2b_events_* count the same events from the broker side (and,
+# in the in-process bus, in the same process with the same labels), so these have their own names.
+TASK_EVENTS_RECEIVED = _metric(
+    Counter, "t2b_task_events_received", "CloudEvents a task function received", ("type", "function")
+)
+TASK_EVENTS_PROCESSED = _metric(
+    Counter,
+    "t2b_task_events_processed",
+    "CloudEvents a task function finished; outcome = the work's own outcome (done, stored, ...) | "
+    "duplicate | rejected (400) | retry (5xx, retryable) | failed (unexpected error, 500)",
+    ("type", "function", "outcome"),
+)
+
+
+class RetryLater(Exception):
+    """The work failed in a way a later attempt may not: answered with a retryable 5xx status."""
+
+    def __init__(self, reason: str, status: int = 503) -> None:
+        if status < 500:
+            raise ValueError(f"a retryable failure needs a 5xx status, got {status}")
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@lru_cache(maxsize=1)
+def get_deduper() -> Deduper:
+    """One per process: Redis-backed when REDIS_URL is set, always with the in-process memory."""
+    return Deduper.from_settings()
+
+
+def type_label(event: CloudEvent) -> str:
+    """The contract type (a ping counts as the type it stands for), else the raw type."""
+    try:
+        return contract_type(event)
+    except InvalidEvent:
+        return str(event["type"])
+
+
+@dataclass(frozen=True)
+class EventTask(Generic[T]):
+    """A CloudEvent handler: `parse` validates (raises InvalidEvent), `process` works and names its outcome."""
+
+    function: str  # the Knative Service name (SPEC.name): the dedupe subscription and the metrics label
+    process: Callable[[T], str | None]
+    parse: Callable[[CloudEvent], T]
+
+    def __call__(self, event: CloudEvent) -> None:
+        event_type = type_label(event)
+        TASK_EVENTS_RECEIVED.labels(event_type, self.function).inc()
+        deduper = get_deduper()
+        key = Deduper.key(self.function, str(event["source"]), str(event["id"]))
+        if deduper.seen(key):
+            log.info("%s: event %s (%s) already handled: ignored", self.function, event["id"], event_type)
+            self._count(event_type, "duplicate")
+            return
+        try:
+            outcome = self.process(self.parse(event)) or "done"
+        except InvalidEvent as error:
+            log.warning("%s: rejected event %s (%s): %s", self.function, event["id"], event_type, error.reason)
+            self._count(event_type, "rejected")
+            raise
+        except RetryLater as error:
+            log.warning("%s: event %s (%s) to retry: %s", self.function, event["id"], event_type, error.reason)
+            self._count(event_type, "retry")
+            raise
+        except Exception:
+            log.exception("%s: event %s (%s) failed", self.function, event["id"], event_type)
+            self._count(event_type, "failed")
+            raise
+        deduper.remember(key)
+        self._count(event_type, outcome)
+
+    def _count(self, event_type: str, outcome: str) -> None:
+        TASK_EVENTS_PROCESSED.labels(event_type, self.function, outcome).inc()
+
+
+def typed_task(function: str, process: Callable[[Envelope[EventData]], str | None]) -> EventTask[Envelope[EventData]]:
+    """A task on contract events: validated by `parse_event` (pings resolved to the type they stand for)."""
+    return EventTask(function=function, process=process, parse=parse_event)
+
+
+# --- HTTP answers under functions-framework ----------------------------------------------------
+
+
+def _text(status: int, reason: str) -> flask.Response:
+    return flask.Response(reason + "\n", status=status, mimetype="text/plain")
+
+
+def _on_invalid(error: InvalidEvent) -> flask.Response:
+    return _text(400, error.reason)
+
+
+def _on_not_cloudevent(error: GenericException) -> flask.Response:
+    return _text(400, f"not a CloudEvent: {error}")
+
+
+def _on_retry(error: RetryLater) -> flask.Response:
+    return _text(error.status, error.reason)
+
+
+def _on_unexpected(error: Exception) -> flask.Response | HTTPException:
+    if isinstance(error, HTTPException):  # the framework's own 400/404/405: keep them
+        return error
+    return _text(500, f"{type(error).__name__}: {error}")
+
+
+def _metrics() -> flask.Response:
+    body, content_type = exposition()
+    return flask.Response(body, status=200, content_type=content_type)
+
+
+def install_http_handlers() -> None:
+    """Status codes for the failures above and GET /metrics (the readiness probe and Prometheus).
+
+    functions-framework executes the function's module inside its Flask app context, so a main.py
+    calling this at import time configures that app; imported anywhere else (function discovery,
+    the in-process bus) there is no app and nothing to do.
+    """
+    if not flask.has_app_context():
+        return
+    app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+    app.register_error_handler(InvalidEvent, _on_invalid)
+    app.register_error_handler(GenericException, _on_not_cloudevent)
+    app.register_error_handler(RetryLater, _on_retry)
+    app.register_error_handler(Exception, _on_unexpected)
+    app.add_url_rule("/metrics", endpoint="t2b_metrics", view_func=_metrics, methods=["GET"])
