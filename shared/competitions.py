@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -53,5 +54,18 @@ def competition_info(code: str) -> CompetitionInfo:
         raise UnknownCompetition(code) from None
 
 
+# European seasons run from July; a season can spill into August (2019-20 did, after the COVID-19 break).
+SEASON_START_MONTH = 7
+
+
 def season_name(start_year: int) -> str:
     return f"{start_year}-{start_year + 1}"
+
+
+def season_start_year(day: date) -> int:
+    return day.year if day.month >= SEASON_START_MONTH else day.year - 1
+
+
+def season_of(day: date) -> str:
+    """The season a date falls in: 2021-03-01 → '2020-2021'."""
+    return season_name(season_start_year(day))

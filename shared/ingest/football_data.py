@@ -19,7 +19,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from shared.clock import utcnow
-from shared.competitions import UnknownCompetition, competition_info, season_name
+from shared.competitions import SEASON_START_MONTH, UnknownCompetition, competition_info, season_name, season_start_year
 from shared.db.models import (
     Competition,
     Match,
@@ -37,9 +37,7 @@ from shared.teams import TeamResolver
 SOURCE = "football-data"
 # football-data.co.uk gives kick-off times in UK time.
 UK = ZoneInfo("Europe/London")
-# Seasons can run into summer (2019-20 ended in August 2020 after the COVID-19 break).
-SEASON_START_MONTH = 7
-SEASON_END = (8, 31)
+SEASON_END = (8, 31)  # the latest a season's matches may be played
 
 HEADER_ALIASES = {
     "HT": "HomeTeam",
@@ -230,10 +228,6 @@ def _result(row: dict[str, str], line: int) -> tuple[MatchStatus, int | None, in
     return MatchStatus.finished, home_goals, away_goals
 
 
-def _season_start(day: date) -> int:
-    return day.year if day.month >= SEASON_START_MONTH else day.year - 1
-
-
 def _in_season(day: date, start_year: int) -> bool:
     return date(start_year, SEASON_START_MONTH, 1) <= day <= date(start_year + 1, *SEASON_END)
 
@@ -286,7 +280,7 @@ def parse_file(path: Path) -> ParsedFile:
         competition_info(league)
     except UnknownCompetition as exc:
         raise FileRejected(path, [f"{path}:2: {exc}"]) from None
-    start_year = _season_start(min(m.kickoff_utc for m in matches).date())
+    start_year = season_start_year(min(m.kickoff_utc for m in matches).date())
     outside = [m for m in matches if not _in_season(m.kickoff_utc.date(), start_year)]
     errors = [
         f"{path}:{m.line}: date {m.kickoff_utc.date()} is outside season {season_name(start_year)}" for m in outside

@@ -22,6 +22,15 @@ class UnmappedCompetition(ValueError):
     pass
 
 
+def whoscored_ids(code: str) -> tuple[int, int] | None:
+    """The store's competition code → WhoScored (region id, tournament id), if mapped."""
+    return next((ids for ids, mapped in _COMPETITION_CODES.items() if mapped == code), None)
+
+
+def mapped_codes() -> list[str]:
+    return sorted(_COMPETITION_CODES.values())
+
+
 def competition_for(region_id: int, tournament_id: int) -> CompetitionInfo:
     code = _COMPETITION_CODES.get((region_id, tournament_id))
     if code is None:

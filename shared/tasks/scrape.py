@@ -14,11 +14,12 @@ from selenium.common.exceptions import WebDriverException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from shared.clock import utcnow
+from shared.competitions import season_of
 from shared.config import get_settings
 from shared.db.session import get_engine
 from shared.events.contract import Envelope, EventData, InvalidEvent, ScrapeRequested
 from shared.scraping.driver import remote_browser_factory
-from shared.scraping.leagues import _COMPETITION_CODES, UnmappedCompetition
+from shared.scraping.leagues import UnmappedCompetition, mapped_codes, whoscored_ids
 from shared.scraping.whoscored import ScrapeInputError, ScrapeReport, ScrapeRequest, scrape_whoscored
 from shared.storage import get_store
 from shared.tasks.handler import RetryLater
@@ -26,27 +27,21 @@ from shared.tasks.handler import RetryLater
 log = logging.getLogger("time2bet.tasks.scrape")
 
 SCRAPE_REQUESTED = "io.time2bet.scrape.requested"
-# The store's competition code → WhoScored (region id, tournament id).
-WHOSCORED_IDS: dict[str, tuple[int, int]] = {code: ids for ids, code in _COMPETITION_CODES.items()}
-SEASON_START_MONTH = 7  # a European season runs July to June
-
-
-def current_season(now: datetime) -> str:
-    start = now.year if now.month >= SEASON_START_MONTH else now.year - 1
-    return f"{start}-{start + 1}"
 
 
 def scrape_request(data: ScrapeRequested, now: datetime | None = None) -> ScrapeRequest:
     """The scraper's request for an event's data; the season defaults to the current one (the daily ping)."""
     if data.source != "whoscored":
         raise InvalidEvent(f"scrape: source {data.source!r} is not scraped here (it scrapes whoscored)")
-    ids = WHOSCORED_IDS.get(data.league)
+    ids = whoscored_ids(data.league)
     if ids is None:
         raise InvalidEvent(
-            f"scrape: league {data.league!r} has no WhoScored mapping (mapped: {', '.join(sorted(WHOSCORED_IDS))})"
+            f"scrape: league {data.league!r} has no WhoScored mapping (mapped: {', '.join(mapped_codes())})"
         )
     region, tournament = ids
-    return ScrapeRequest(region=region, tournament=tournament, season=data.season or current_season(now or utcnow()))
+    return ScrapeRequest(
+        region=region, tournament=tournament, season=data.season or season_of((now or utcnow()).date())
+    )
 
 
 def run_scrape(request: ScrapeRequest) -> ScrapeReport:

@@ -9,11 +9,12 @@ import pytest
 from cloudevents.http import CloudEvent
 from sqlalchemy import select
 
+from shared.competitions import season_of
 from shared.db.models import IngestRun, RunStatus
 from shared.db.session import engine_for, transaction
 from shared.events.contract import InvalidEvent, ScrapeRequested, make_event
 from shared.events.routing import PING_EVENT_TYPE
-from shared.tasks.scrape import current_season, scrape_request
+from shared.tasks.scrape import scrape_request
 from tests.services import free_port
 from tests.tasks.conftest import post_event
 
@@ -61,7 +62,7 @@ def test_an_unreachable_browser_is_a_retryable_503_not_a_traceback(scrape) -> No
         runs = list(session.scalars(select(IngestRun).order_by(IngestRun.id)))
     assert [run.status for run in runs] == [RunStatus.failed, RunStatus.failed]
     assert runs[0].target == "region=252 tournament=2 season=2020-2021"
-    assert runs[1].target.endswith(f"season={current_season(datetime.now(UTC))}")
+    assert runs[1].target.endswith(f"season={season_of(datetime.now(UTC).date())}")
 
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
@@ -86,8 +87,8 @@ def test_bad_scrape_requests_are_refused_with_400(scrape, mode) -> None:
 
 
 def test_the_season_defaults_to_the_current_one() -> None:
-    assert current_season(datetime(2026, 6, 30, tzinfo=UTC)) == "2025-2026"
-    assert current_season(datetime(2026, 7, 1, tzinfo=UTC)) == "2026-2027"
+    assert season_of(datetime(2026, 6, 30, tzinfo=UTC).date()) == "2025-2026"
+    assert season_of(datetime(2026, 7, 1, tzinfo=UTC).date()) == "2026-2027"
     request = scrape_request(ScrapeRequested(league="SP1"), now=datetime(2021, 1, 5, tzinfo=UTC))
     assert (request.region, request.tournament, request.season) == (206, 4, "2020-2021")
     with pytest.raises(InvalidEvent, match="no WhoScored mapping"):
