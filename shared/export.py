@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import aliased
 
-from shared.db.models import Competition, Match, Odds, Season, Team
+from shared.db.match_join import MatchJoin
+from shared.db.models import Competition, Match, Odds, Season
 from shared.storage import ObjectStore
 
 MATCH_SCHEMA = pa.schema(
@@ -69,34 +69,27 @@ def partition_key(dataset: str, league: str, season: str) -> str:
 
 
 def matches_table(engine: Engine) -> pa.Table:
-    home, away = aliased(Team), aliased(Team)
-    query = (
-        select(
-            Match.id,
-            Competition.code,
-            Season.name,
-            Match.kickoff_utc,
-            Match.kickoff_time_known,
-            Match.status,
-            Match.home_team_id,
-            home.name,
-            Match.away_team_id,
-            away.name,
-            Match.ht_home_goals,
-            Match.ht_away_goals,
-            Match.ft_home_goals,
-            Match.ft_away_goals,
-            Match.referee,
-            Match.venue,
-            Match.attendance,
-            Match.updated_at,
-        )
-        .join(Season, Match.season_id == Season.id)
-        .join(Competition, Season.competition_id == Competition.id)
-        .join(home, Match.home_team_id == home.id)
-        .join(away, Match.away_team_id == away.id)
-        .order_by(Match.kickoff_utc, Match.id)
-    )
+    teams = MatchJoin()
+    query = teams.select(
+        Match.id,
+        Competition.code,
+        Season.name,
+        Match.kickoff_utc,
+        Match.kickoff_time_known,
+        Match.status,
+        Match.home_team_id,
+        teams.home.name,
+        Match.away_team_id,
+        teams.away.name,
+        Match.ht_home_goals,
+        Match.ht_away_goals,
+        Match.ft_home_goals,
+        Match.ft_away_goals,
+        Match.referee,
+        Match.venue,
+        Match.attendance,
+        Match.updated_at,
+    ).order_by(Match.kickoff_utc, Match.id)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in MATCH_SCHEMA]

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import aliased
 
 from shared.cache import Cache, fingerprint
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.db.models import Competition, Match, Odds, OddsKind, Season, Team
+from shared.db.match_join import MatchJoin
+from shared.db.models import Competition, Match, Odds, OddsKind, Season
 from shared.features.market import Prices, choose_pre_match
 from shared.features.state import TEAM_STATE_KEY, FeatureState, online_features
 from shared.metrics import PREDICTIONS
@@ -123,23 +123,16 @@ class PredictService:
         )
 
     def _stored_match(self, match_id: int) -> MatchContext:
-        home, away = aliased(Team), aliased(Team)
-        query = (
-            select(
-                Match.home_team_id,
-                Match.away_team_id,
-                home.name,
-                away.name,
-                Match.kickoff_utc,
-                Competition.code,
-                Season.name,
-            )
-            .join(Season, Match.season_id == Season.id)
-            .join(Competition, Season.competition_id == Competition.id)
-            .join(home, Match.home_team_id == home.id)
-            .join(away, Match.away_team_id == away.id)
-            .where(Match.id == match_id)
-        )
+        teams = MatchJoin()
+        query = teams.select(
+            Match.home_team_id,
+            Match.away_team_id,
+            teams.home.name,
+            teams.away.name,
+            Match.kickoff_utc,
+            Competition.code,
+            Season.name,
+        ).where(Match.id == match_id)
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
             if row is None:
