@@ -66,6 +66,14 @@ class Settings(BaseSettings):
         default=30.0, gt=0, validation_alias="EVENTS_DELIVERY_TIMEOUT_SECONDS"
     )
 
+    # --- jobs --------------------------------------------------------------------------------
+    async_job_ttl_s: int = Field(
+        default=3600,
+        gt=0,
+        validation_alias="ASYNC_JOB_TTL",
+        description="seconds an async prediction job is kept: waiting in the queue, and its result or failure after",
+    )
+
     # --- serving -----------------------------------------------------------------------------
     redis_socket_timeout_s: float = Field(
         default=0.05,

@@ -12,13 +12,13 @@ import tempfile
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
-from minio import Minio
-from minio.error import S3Error
-
 from shared.config import Settings, get_settings
+
+if TYPE_CHECKING:  # the minio client is imported only where S3 is configured: it slows cold starts
+    from minio import Minio
 
 
 class ObjectNotFound(KeyError):
@@ -84,6 +84,8 @@ class S3ObjectStore:
         self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type=content_type)
 
     def get_bytes(self, key: str) -> bytes:
+        from minio.error import S3Error
+
         try:
             response = self.client.get_object(self.bucket, key)
         except S3Error as exc:
@@ -105,6 +107,8 @@ class S3ObjectStore:
 
 
 def minio_client(settings: Settings) -> Minio:
+    from minio import Minio
+
     endpoint = settings.s3_endpoint or ""
     parsed = urlparse(endpoint if "://" in endpoint else f"http://{endpoint}")
     return Minio(

@@ -27,11 +27,14 @@ FOOTBALL_DATA = SHARED_KIT / "data" / "football-data"
 
 def reset_caches() -> None:
     from shared.cache import get_cache
+    from shared.events.publisher import get_publisher
+    from shared.jobs import job_store
     from shared.serving import runtime
 
-    get_settings.cache_clear()
-    get_store.cache_clear()
-    get_cache.cache_clear()
+    if get_publisher.cache_info().currsize:
+        get_publisher().close()
+    for factory in (get_settings, get_store, get_cache, get_publisher, job_store):
+        factory.cache_clear()
     runtime.reset()
 
 

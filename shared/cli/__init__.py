@@ -12,12 +12,14 @@ import sys
 import typer
 from rich.console import Console
 
+from shared.bench.serve import bench_serve_command
 from shared.cli.data import bench_app, db_app, export_command, ingest_app
 from shared.cli.demo import demo_command
 from shared.cli.errors import CommandError
 from shared.cli.serve import manifests_command, serve_command
 from shared.ml.bench import bench_ml_command
 from shared.ml.cli import backtest_command, evaluate_command, features_app, model_app, score_command, train_command
+from shared.runtime.cli import up_command
 from shared.scraping.cli import scrape_app, teams_app
 
 app = typer.Typer(
@@ -39,9 +41,11 @@ app.command("evaluate")(evaluate_command)
 app.command("backtest")(backtest_command)
 app.command("score")(score_command)
 bench_app.command("ml")(bench_ml_command)
+bench_app.command("serve")(bench_serve_command)
 app.command("export")(export_command)
 app.command("demo")(demo_command)
 app.command("serve")(serve_command)
+app.command("up")(up_command)
 app.command("manifests")(manifests_command)
 
 

@@ -13,11 +13,11 @@ from rich.markdown import Markdown
 
 from shared.cli.data import import_paths, print_exports
 from shared.cli.errors import CommandError
-from shared.cli.serve import serve_command
 from shared.config import Settings, get_settings
 from shared.db.session import get_engine
 from shared.export import export_store
 from shared.ml.pipeline import run_ml_demo
+from shared.runtime.cli import up_command
 from shared.serving.batch_lookup import LATEST_POINTER
 from shared.storage import get_store
 
@@ -28,9 +28,9 @@ console = Console()
 
 def demo_command(
     data: Path = typer.Option(DEMO_DATA, help="football-data CSVs to load (default: the bundled demo subset)."),
-    serve: bool = typer.Option(True, help="End by serving every HTTP function on one port (Ctrl-C stops)."),
+    serve: bool = typer.Option(True, help="End by running the local runtime, as `t2b up` (Ctrl-C stops)."),
 ) -> None:
-    """Migrate, import, export, train, evaluate, promote, batch-score, then serve with example calls."""
+    """Migrate, import, export, train, evaluate, promote, batch-score, then run everything with example calls."""
     settings = get_settings()
     console.rule("[bold]Time2Bet main job")
     console.print(f"store: {get_engine().url.render_as_string(hide_password=True)}")
@@ -53,10 +53,10 @@ def demo_command(
     console.rule("train, evaluate, register, promote, batch-score")
     console.print(Markdown(run_ml_demo(get_engine(), get_store(), console.print)))
 
-    console.rule("serve")
+    console.rule("local runtime")
     console.print(example_calls(settings))
     if serve:
-        serve_command(host=settings.serve_host, port=settings.serve_port)
+        up_command(host=settings.serve_host, port=settings.serve_port, ping_now=False)
 
 
 def example_calls(settings: Settings) -> str:

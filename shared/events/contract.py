@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from shared.clock import utcnow
 from shared.competitions import KNOWN_COMPETITIONS
 from shared.events.routing import PING_EVENT_TYPE
+from shared.serving.schemas import PredictRequest
 
 # PingSource cannot change the event type, only add extensions (ceOverrides); this extension says
 # which of our types a ping stands for. CloudEvents extension names are [a-z0-9], at most 20 chars.
@@ -79,11 +80,7 @@ class MatchesIngested(EventData):
 
 class PredictionRequested(EventData):
     job_id: str = Field(min_length=1)
-    league: League
-    home_team: str = Field(min_length=1)
-    away_team: str = Field(min_length=1)
-    kickoff: datetime | None = None
-    match_id: int | None = None
+    request: PredictRequest  # the body of POST /predict/async, exactly as POST /predict takes it
 
 
 class PredictionCompleted(EventData):
@@ -115,7 +112,7 @@ class ScoringRequested(EventData):
 
 
 class CacheInvalidate(EventData):
-    scope: Literal["predictions", "livescores", "stats", "all"]
+    scope: Literal["predictions", "team_state", "livescores", "stats", "all"]
     league: League | None = None
     reason: str = ""
 

@@ -396,6 +396,14 @@ def store_file(session: Session, parsed: ParsedFile, result: FileResult) -> None
             continue
         changed = False
         values = match.match_values()
+        if (
+            not match.kickoff_time_known
+            and row.kickoff_time_known
+            and row.kickoff_utc.date() == match.kickoff_utc.date()
+        ):
+            # another source (WhoScored) knows the kick-off time this file lacks: keep it
+            values.pop("kickoff_utc")
+            values.pop("kickoff_time_known")
         # a value this source does not know (None) never erases what another source stored
         if any(v is not None and getattr(row, k) != v for k, v in values.items()):
             match_updates.append(

@@ -46,6 +46,7 @@ class TrainParams:
     validation_seasons: int = 2
     use_market_margin: bool = True
     refit_on_all: bool = True
+    season_decay: float = 0.8  # weight of a row = season_decay ** (seasons before the last training one)
     num_threads: int = 2
     seed: int = 7
 
@@ -138,11 +139,30 @@ def fit_temperature(raw_scores: np.ndarray, outcomes: np.ndarray) -> float:
     return float(result.x)
 
 
-def _dataset(matrix: np.ndarray, outcomes: np.ndarray, margin: np.ndarray, reference: lgb.Dataset | None = None):
+def season_weights(seasons: pd.Series, all_seasons: list[str], decay: float) -> np.ndarray | None:
+    """`decay ** age` with age the number of seasons before the last of `all_seasons` (which weighs 1);
+    None (unweighted) when decay is 1."""
+    if not 0.0 < decay <= 1.0:
+        raise TrainingError(f"season_decay must be in (0, 1], got {decay}")
+    if decay == 1.0:
+        return None
+    order = {season: index for index, season in enumerate(sorted(all_seasons))}
+    age = len(order) - 1 - seasons.map(order).to_numpy(dtype=np.float64)
+    return decay**age
+
+
+def _dataset(
+    matrix: np.ndarray,
+    outcomes: np.ndarray,
+    margin: np.ndarray,
+    reference: lgb.Dataset | None = None,
+    weight: np.ndarray | None = None,
+):
     # LightGBM wants a multiclass init score flattened class by class.
     return lgb.Dataset(
         matrix,
         outcomes,
+        weight=weight,
         init_score=margin.ravel(order="F"),
         feature_name=list(FEATURE_NAMES),
         reference=reference,
@@ -176,7 +196,9 @@ def train_model(
     fit_x, fit_y, fit_margin = arrays(fit_part)
     val_x, val_y, val_margin = arrays(validation_part)
     notify(f"boosting on {len(fit_part)} matches, validating on {', '.join(validation_seasons)}")
-    train_set = _dataset(fit_x, fit_y, fit_margin)
+    train_set = _dataset(
+        fit_x, fit_y, fit_margin, weight=season_weights(fit_part["season"], seasons, params.season_decay)
+    )
     booster = lgb.train(
         params.lightgbm_params(),
         train_set,
@@ -197,7 +219,9 @@ def train_model(
         notify(f"refitting on {len(all_part)} matches ({seasons[0]} .. {seasons[-1]})")
         all_x, all_y, all_margin = arrays(all_part)
         booster = lgb.train(
-            params.lightgbm_params(), _dataset(all_x, all_y, all_margin), num_boost_round=best_iteration
+            params.lightgbm_params(),
+            _dataset(all_x, all_y, all_margin, weight=season_weights(all_part["season"], seasons, params.season_decay)),
+            num_boost_round=best_iteration,
         )
     else:
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best_iteration))

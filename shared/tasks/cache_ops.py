@@ -31,6 +31,7 @@ PREDICTION_RESULT = "prediction_result"  # async results by job id, read back by
 # drops the whole cache: keys do not carry the league, and dropping too much only costs recomputation.
 SCOPES: dict[str, tuple[str, ...]] = {
     "predictions": (PREDICTION,),
+    "team_state": (TEAM_STATE,),
     "livescores": ("livescores",),
     "stats": ("stats",),
     "all": (PREDICTION, TEAM_STATE, "livescores", "stats"),

@@ -10,6 +10,7 @@ concurrent insert of the same letter is a duplicate too).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,9 @@ from shared.events.delivery import (
 )
 from shared.events.metrics import _metric
 from shared.tasks.handler import type_label
+
+log = logging.getLogger("time2bet.tasks.dead_letter")
+PREDICTION_REQUESTED = "io.time2bet.prediction.requested"
 
 DEAD_LETTERS_STORED = _metric(
     Counter,
@@ -106,12 +110,30 @@ def store_letter(letter: Letter, engine: Engine | None = None) -> bool:
     return True
 
 
+def fail_abandoned_prediction(letter: Letter) -> None:
+    """An async prediction whose event was given up on would otherwise stay `queued` until its TTL."""
+    data = letter.event.get("data")
+    job_id = data.get("job_id") if letter.event_type == PREDICTION_REQUESTED and isinstance(data, dict) else None
+    if not isinstance(job_id, str):
+        return
+    from shared.jobs import JobStoreUnavailable, UnknownJob, job_store
+
+    reason = (
+        f"not computed: delivery gave up after {letter.attempts or '?'} attempts ({letter.error_data or 'no reason'})"
+    )
+    try:
+        job_store().fail(job_id, reason)
+    except (UnknownJob, JobStoreUnavailable) as exc:
+        log.warning("dead-lettered prediction job %s could not be marked failed: %s", job_id, exc)
+
+
 def handle_dead_letter(event: CloudEvent) -> str:
     letter = letter_from_event(event)
     if not store_letter(letter):
         return "duplicate"
     code = str(letter.error_code) if letter.error_code is not None else "none"
     DEAD_LETTERS_STORED.labels(letter.event_type, code).inc()
+    fail_abandoned_prediction(letter)
     return "stored"
 
 

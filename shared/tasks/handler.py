@@ -158,6 +158,8 @@ def install_http_handlers() -> None:
     if not flask.has_app_context():
         return
     app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
+    if "t2b_metrics" in app.view_functions:
+        return  # already set up: the in-process bus imported another function module inside this app
     app.register_error_handler(InvalidEvent, _on_invalid)
     app.register_error_handler(GenericException, _on_not_cloudevent)
     app.register_error_handler(RetryLater, _on_retry)

@@ -155,3 +155,18 @@ def test_full_reference_data_into_postgres(pg_url: str, football_data: Path) -> 
     assert len({name for name, _ in names}) == len(names) == teams
     again = [import_file(engine, path) for path in files]
     assert (sum(r.added for r in again), sum(r.updated for r in again)) == (0, 0)
+
+
+def test_a_known_kickoff_time_from_another_source_is_kept(db_url: str) -> None:
+    engine = get_engine(db_url)
+    import_file(engine, E0_1718)  # no kick-off times before 2019-20: noon UTC, flagged unknown
+    with engine.begin() as connection:
+        match_id, kickoff = connection.execute(select(Match.id, Match.kickoff_utc).limit(1)).one()
+        precise = kickoff.replace(hour=14, minute=0)
+        connection.execute(
+            Match.__table__.update().where(Match.id == match_id).values(kickoff_utc=precise, kickoff_time_known=True)
+        )
+    again = import_file(engine, E0_1718)
+    assert (again.added, again.updated) == (0, 0)
+    with engine.connect() as connection:
+        assert connection.scalar(select(Match.kickoff_utc).where(Match.id == match_id)) == precise

@@ -12,8 +12,10 @@ VALID_DATA: dict[str, dict] = {
     "io.time2bet.scrape.requested": {"league": "E0", "season": "2021-2022"},
     "io.time2bet.matches.ingested": {"league": "E0", "season": "2021-2022", "match_ids": [1, 2], "inserted": 2},
     "io.time2bet.cache.invalidate": {"scope": "predictions", "league": "D1", "reason": "test"},
-    "io.time2bet.prediction.requested": {"job_id": "j1", "league": "E0", "home_team": "Arsenal",
-                                         "away_team": "Chelsea"},
+    "io.time2bet.prediction.requested": {
+        "job_id": "j1",
+        "request": {"home_team": "Arsenal", "away_team": "Chelsea", "kickoff": "2022-04-19T19:00:00Z"},
+    },
     "io.time2bet.prediction.completed": {"job_id": "j1", "model_version": "3", "home_win": 0.5, "draw": 0.3,
                                          "away_win": 0.2},
     "io.time2bet.features.requested": {"leagues": ["E0"], "seasons": ["2020-2021"]},

@@ -91,7 +91,7 @@ def test_an_ml_event_reaches_its_subscriber_as_a_binary_mode_cloudevent(transpor
     assert received.headers["ce-id"] == event["id"]
     assert received.headers["ce-type"] == "io.time2bet.prediction.requested"
     assert received.headers["content-type"] == "application/json"
-    assert parse_event(received.event).data.home_team == "Arsenal"
+    assert parse_event(received.event).data.request.home_team == "Arsenal"
 
 
 def test_a_500_is_retried_per_the_trigger_then_dead_lettered(transport, subscribers) -> None:

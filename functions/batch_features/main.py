@@ -1,0 +1,28 @@
+"""batch-features: rebuilds the feature table and the materialised team state, then drops stale caches."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared.tasks.batch import FEATURES_REQUESTED, handle_features_event
+from shared.tasks.handler import install_http_handlers, typed_task
+from shared.web.spec import FunctionSpec, Resources, Scaling
+
+SPEC = FunctionSpec(
+    name="batch-features",
+    kind="event",
+    description="Rebuilds the feature table and team state from a fresh export; invalidates the team-state cache.",
+    queue="ml",
+    requirements="ml",
+    event_types=[FEATURES_REQUESTED],
+    resources=Resources(cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"),
+    # one rebuild at a time: each rewrites the same objects (the Trigger's parallelism is 1 too)
+    scaling=Scaling(min_scale=0, max_scale=1, target_concurrency=1),
+)
+
+task = typed_task(SPEC.name, handle_features_event)
+install_http_handlers()
+
+
+@functions_framework.cloud_event
+def handle(event: CloudEvent) -> None:
+    task(event)

@@ -1,0 +1,1 @@
+"""Benchmarks that start real processes on loopback: `t2b bench serve` (the HTTP functions vs MLServer)."""

@@ -1,0 +1,186 @@
+"""The serving benchmark's figures: rich tables for people, JSON for tools, and the goals they are held to."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from shared.bench.functions import ColdStarts, FunctionMemory
+from shared.bench.load import LoadResult
+from shared.bench.model_loading import ModelLoading
+
+COLD_START_GOAL_S = 1.5
+WARM_P99_GOAL_MS = 10.0
+WARM_P99_GOAL_CLIENTS = 8
+MLSERVER_FOOTNOTE = (
+    "MLServer returns the booster's raw prediction (no base margin from market/Elo, no temperature, no feature "
+    "building, team lookup, cache or prediction log): a smaller job than POST /predict. MLServer runs "
+    "parallel_workers=0 (inference in its server process) and debug off; the function runs one uvicorn worker "
+    "without access log. Load: one Python aiohttp client process on the same machine."
+)
+
+
+@dataclass(frozen=True)
+class WarmRow:
+    server: str  # "time2bet" or "mlserver"
+    cache: str  # "hit", "miss" or "none" (MLServer has no cache)
+    concurrency: int
+    result: LoadResult | None
+    note: str | None = None  # why there is no result
+
+
+@dataclass
+class ServeBenchReport:
+    quick: bool
+    redis: str | None
+    cold_starts: ColdStarts | None = None
+    import_seconds: dict[str, float] = field(default_factory=dict)
+    warm: list[WarmRow] = field(default_factory=list)
+    memory: list[FunctionMemory] = field(default_factory=list)
+    model_loading: ModelLoading | None = None
+    mlserver_skipped: str | None = None
+    # Other work on the machine skews every figure; the 1-minute load average says how much there was.
+    load_average: dict[str, float] = field(default_factory=lambda: {"start": os.getloadavg()[0]})
+
+    def warm_row(self, server: str, cache: str, concurrency: int) -> LoadResult | None:
+        found = [r.result for r in self.warm if (r.server, r.cache, r.concurrency) == (server, cache, concurrency)]
+        return found[0] if found else None
+
+    def goals(self) -> list[tuple[str, str, bool | None]]:
+        """(goal, measured, met); met is None when the figure was not measured."""
+        verdicts: list[tuple[str, str, bool | None]] = []
+        if self.cold_starts:
+            median = self.cold_starts.median_s
+            verdicts.append(
+                (f"cold start ≤ {COLD_START_GOAL_S} s", f"median {median:.2f} s", median <= COLD_START_GOAL_S)
+            )
+        for cache in ("hit", "miss"):
+            result = self.warm_row("time2bet", cache, WARM_P99_GOAL_CLIENTS)
+            verdicts.append(
+                (
+                    f"warm p99 ≤ {WARM_P99_GOAL_MS:.0f} ms at {WARM_P99_GOAL_CLIENTS} clients ({cache})",
+                    f"{result.p99_ms:.1f} ms" if result else "n/a",
+                    result.p99_ms <= WARM_P99_GOAL_MS if result else None,
+                )
+            )
+        for row in self.warm:
+            mlserver = self.warm_row("mlserver", "none", row.concurrency)
+            if row.server == "time2bet" and row.cache == "miss" and row.result and mlserver:
+                verdicts.append(
+                    (
+                        f"throughput ≥ MLServer's at {row.concurrency} clients (miss)",
+                        f"{row.result.requests_per_s:,.0f} vs {mlserver.requests_per_s:,.0f} req/s",
+                        row.result.requests_per_s >= mlserver.requests_per_s,
+                    )
+                )
+        return verdicts
+
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+        if self.cold_starts:
+            document["cold_starts"].update(
+                median_s=self.cold_starts.median_s,
+                max_s=self.cold_starts.max_s,
+                median_listening_s=self.cold_starts.median_listening_s,
+            )
+        if self.model_loading:
+            document["model_loading"]["same_outputs"] = self.model_loading.same_outputs
+        document["goals"] = [{"goal": g, "measured": m, "met": met} for g, m, met in self.goals()]
+        document["mlserver_footnote"] = MLSERVER_FOOTNOTE
+        return document
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2, default=str) + "\n")
+
+    def finish(self) -> None:
+        self.load_average["end"] = os.getloadavg()[0]
+
+    def print(self, console: Console) -> None:
+        for table in (self._cold_table(), self._warm_table(), self._memory_table(), self._loading_table()):
+            if table.row_count:
+                console.print(table)
+        if self.mlserver_skipped:
+            console.print(f"MLServer column skipped: {self.mlserver_skipped}", highlight=False)
+        console.print(self._goals_table())
+        load = ", ".join(f"{when} {value:.1f}" for when, value in self.load_average.items())
+        console.print(f"{os.cpu_count()} CPUs; 1-minute load average {load}", highlight=False)
+
+    def _cold_table(self) -> Table:
+        table = Table("POST /predict from process exec", "seconds", title="Cold start (predict, one uvicorn worker)")
+        if self.cold_starts:
+            runs = len(self.cold_starts.runs)
+            table.add_row(f"until listening (median of {runs})", f"{self.cold_starts.median_listening_s:.2f}")
+            table.add_row(
+                f"until first 200, model load included (median of {runs})", f"{self.cold_starts.median_s:.2f}"
+            )
+            table.add_row(f"until first 200 (max of {runs})", f"{self.cold_starts.max_s:.2f}")
+        for module, seconds in self.import_seconds.items():
+            table.add_row(f"  import {module} (fresh interpreter)", f"{seconds:.2f}")
+        return table
+
+    def _warm_table(self) -> Table:
+        table = Table(
+            "server",
+            "cache",
+            "clients",
+            "requests",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "req/s",
+            "non-200",
+            title="Warm POST /predict vs MLServer V2 infer (loopback)",
+            caption=MLSERVER_FOOTNOTE if any(r.server == "mlserver" for r in self.warm) else None,
+        )
+        for row in self.warm:
+            result = row.result
+            if result is None:
+                table.add_row(row.server, row.cache, str(row.concurrency), row.note or "n/a", *["-"] * 5)
+                continue
+            table.add_row(
+                row.server,
+                row.cache,
+                str(row.concurrency),
+                str(result.requests),
+                f"{result.p50_ms:.2f}",
+                f"{result.p95_ms:.2f}",
+                f"{result.p99_ms:.2f}",
+                f"{result.requests_per_s:,.0f}",
+                str(result.non_200),
+            )
+        return table
+
+    def _memory_table(self) -> Table:
+        table = Table("function", "requests made", "RSS MB", title="Resident memory per HTTP function (alone)")
+        for memory in self.memory:
+            rss = f"{memory.rss_mb:.0f}" if memory.rss_mb is not None else "-"
+            table.add_row(memory.function, "; ".join(memory.requests), rss)
+        return table
+
+    def _loading_table(self) -> Table:
+        table = Table("champion load", "median s", title="Model loading (warm process)")
+        loading = self.model_loading
+        if loading:
+            table.add_row("mlflow.pyfunc.load_model(models:/<name>@champion)", f"{loading.pyfunc_median_s:.3f}")
+            table.add_row("load_predictor (booster directly)", f"{loading.booster_median_s:.3f}")
+            verdict = "equal" if loading.same_outputs else "DIFFERENT"
+            table.add_row(
+                f"booster outputs on {loading.rows_compared} rows: {verdict}",
+                f"max |Δ| {loading.max_abs_difference:.1e}",
+            )
+        return table
+
+    def _goals_table(self) -> Table:
+        table = Table("goal", "measured", "met", title="Goals")
+        for goal, measured, met in self.goals():
+            table.add_row(goal, measured, {True: "[green]yes[/green]", False: "[red]no[/red]", None: "n/a"}[met])
+        return table

@@ -1,0 +1,62 @@
+"""`t2b bench serve --quick`: the whole benchmark runs, stops what it starts, and reports sane figures.
+
+Timing goals are not asserted: the figures depend on the machine and whatever else runs on it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from shared.processes import REPO, listening, python_bin
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_quick_serving_benchmark(tmp_path: Path) -> None:
+    figures = tmp_path / "serve.json"
+    completed = subprocess.run(
+        [python_bin("t2b"), "bench", "serve", "--quick", "--json", str(figures), "--work-dir", str(tmp_path / "work")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=220,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    for title in ("Cold start", "Warm POST /predict", "Resident memory", "Model loading", "Goals"):
+        assert title in completed.stdout
+    report = json.loads(figures.read_text())
+
+    cold = report["cold_starts"]
+    assert len(cold["runs"]) == 1
+    assert 0 < cold["median_listening_s"] <= cold["median_s"]
+
+    warm = {(row["server"], row["cache"], row["concurrency"]): row for row in report["warm"]}
+    assert set(warm) == {("time2bet", "hit", 8), ("time2bet", "miss", 8)}
+    for row in warm.values():
+        result = row["result"]
+        if result is None:  # no Redis here: the hit run is reported as not measured
+            assert row["cache"] == "hit" and report["redis"] is None
+            continue
+        assert result["statuses"] == {"200": result["requests"]} and result["requests"] == 200
+        assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+        assert result["requests_per_s"] > 0
+    assert report["mlserver_skipped"] == "--quick"
+
+    memory = {row["function"]: row for row in report["memory"]}
+    assert {"predict", "health", "stats", "prediction-lookup"} <= set(memory)
+    assert memory["predict"]["requests"] == ["POST /predict -> 200"]
+    assert all(row["rss_mb"] > 20 for row in memory.values() if row["function"] in {"predict", "health", "stats"})
+
+    loading = report["model_loading"]
+    assert loading["pyfunc_median_s"] > 0 and loading["booster_median_s"] > 0
+    assert loading["same_outputs"] and loading["rows_compared"] > 0
+    assert {goal["goal"] for goal in report["goals"]} >= {"cold start ≤ 1.5 s"}
+
+    # every server the bench started is stopped: nothing listens on the ports its logs are named after
+    ports = [int(log.stem.rsplit("-", 1)[1]) for log in (tmp_path / "work" / "logs").glob("*-*.log")]
+    assert len(ports) >= 3
+    assert not [port for port in ports if listening("127.0.0.1", port)]
