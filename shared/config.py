@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     # --- MLflow ------------------------------------------------------------------------------
     mlflow_tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
     model_name: str = Field(default="time2bet-outcome", validation_alias="T2B_MODEL_NAME")
+    # MLflow's own credential variables: serving resolves aliases over REST without the mlflow package.
+    mlflow_tracking_token: SecretStr | None = Field(default=None, validation_alias="MLFLOW_TRACKING_TOKEN")
+    mlflow_tracking_username: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_USERNAME")
+    mlflow_tracking_password: SecretStr | None = Field(default=None, validation_alias="MLFLOW_TRACKING_PASSWORD")
+    mlflow_tracking_insecure_tls: bool = Field(default=False, validation_alias="MLFLOW_TRACKING_INSECURE_TLS")
+    mlflow_tracking_server_cert_path: str | None = Field(
+        default=None, validation_alias="MLFLOW_TRACKING_SERVER_CERT_PATH"
+    )
+    mlflow_enable_workspaces: bool = Field(default=False, validation_alias="MLFLOW_ENABLE_WORKSPACES")
+    mlflow_workspace: str | None = Field(default=None, validation_alias="MLFLOW_WORKSPACE")
 
     # --- ML ----------------------------------------------------------------------------------
     mlflow_experiment: str = Field(default="time2bet", validation_alias="T2B_MLFLOW_EXPERIMENT")

@@ -1,8 +1,8 @@
 """POST /predict: home/draw/away probabilities from the champion model, synchronously."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
-from shared.serving.predict import PredictService
 from shared.serving.runtime import as_http_error, predict_service, prediction_lifespan
 from shared.serving.schemas import PredictRequest, PredictResponse
 from shared.web.app import create_function_app
@@ -23,11 +23,22 @@ router = APIRouter()
 
 
 @router.post("/predict", response_model=PredictResponse, responses={404: {}, 422: {}, 503: {}})
-def predict(request: PredictRequest, service: PredictService = Depends(predict_service)) -> PredictResponse:
+async def predict(request: PredictRequest) -> Response:
+    """Warm requests by team names run on the event loop (CPU work and a Redis round trip: a thread
+    hop would cost more than the work); the rest may wait on the database, object storage or
+    MLflow and run on a worker thread."""
+    # the first call builds the process's clients and starts the log writer: off the loop
+    service = predict_service() if predict_service.cache_info().currsize else await run_in_threadpool(predict_service)
     try:
-        return service.predict(request)
+        if service.answers_in_memory(request):
+            answer = service.predict(request)
+        else:
+            answer = await run_in_threadpool(service.predict, request)
     except Exception as exc:
         raise as_http_error(exc) from exc
+    # Serialised by pydantic-core in one step; FastAPI's response_model path would validate the
+    # model it was just given once more.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 app = create_function_app(SPEC, [router], lifespan=prediction_lifespan)

@@ -30,7 +30,9 @@ class Fixture:
 
 def find_redis() -> str | None:
     """REDIS_URL when set, else the local server if it listens; None means the cache runs are skipped."""
-    configured = os.environ.get("REDIS_URL")
+    from shared.config import get_settings
+
+    configured = get_settings().redis_url
     if configured:
         return configured
     return LOCAL_REDIS if listening("127.0.0.1", 6379) else None

@@ -3,6 +3,8 @@
 The base margin is the log of the de-vigged pre-kickoff market probabilities; a match without
 prices falls back to the Elo baseline's log-probabilities, so the trees only ever learn a
 correction to a sensible forecast. Serving loads the booster directly (no pyfunc) for speed.
+Any booster with `predict(matrix, raw_score=True)` will do: training passes a `lightgbm.Booster`,
+serving a `shared.serving.booster.NativeBooster` on the same library.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
+
+if TYPE_CHECKING:  # serving passes a shared.serving.booster.NativeBooster: lightgbm costs a cold start ~1 s
+    import lightgbm as lgb
 
 MARKET_COLUMNS = ("market_p_home", "market_p_draw", "market_p_away")
 ELO_COLUMN = "elo_diff"

@@ -6,6 +6,7 @@ metadata next to the LightGBM booster, so serving loads the booster directly wit
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from shared.ml.predictor import Predictor
 
 __all__ = ["Predictor", "load_predictor", "resolve_alias"]
 from shared.ml.train import labelled
+
+log = logging.getLogger("time2bet.registry")
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -110,7 +113,22 @@ def log_and_register(report: BacktestReport, params: dict[str, object], artifact
     for key, value in tags.items():
         client.set_model_version_tag(settings.model_name, registered.version, key, value)
     client.set_registered_model_alias(settings.model_name, CHALLENGER, registered.version)
-    return client.get_model_version(settings.model_name, registered.version)
+    version = client.get_model_version(settings.model_name, registered.version)
+    cache_version(version, predictor)
+    return version
+
+
+def cache_version(version: ModelVersion, predictor: Predictor) -> None:
+    """Copy a new version to the object store, where serving loads it without MLflow
+    (shared/serving/model_cache.py). Best effort: a serving process copies a missing version itself."""
+    from shared.serving.model_cache import VersionRef, write_version
+    from shared.storage import get_store
+
+    ref = VersionRef(version.name, str(version.version), version.run_id or "", version.source or "")
+    try:
+        write_version(get_store(), ref, predictor.booster.model_to_string(), predictor.config())
+    except Exception as exc:
+        log.warning("version %s of %s not cached in the object store: %s", ref.version, ref.name, exc)
 
 
 def resolve_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion:

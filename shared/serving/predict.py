@@ -57,6 +57,10 @@ class TeamStateSource:
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
+    def fresh(self) -> bool:
+        """True while get() answers from memory, without Redis or the object store."""
+        return self._state is not None and time.monotonic() - self._loaded_at <= self._ttl_s
+
     def get(self) -> FeatureState:
         if self._state is None or time.monotonic() - self._loaded_at > self._ttl_s:
             with self._lock:
@@ -101,6 +105,18 @@ class PredictService:
         if self._teams is None:
             self._teams = TeamDirectory.load(self.engine)
         return self._teams
+
+    def answers_in_memory(self, request: PredictRequest) -> bool:
+        """True when predict(request) is short CPU work plus the Redis cache (bounded by its socket
+        timeouts): teams named, and the team directory, team state and champion loaded. An async
+        endpoint can then call predict() on the event loop; anything else may wait on the database,
+        object storage or MLflow and belongs on a worker thread."""
+        return (
+            request.match_id is None
+            and self._teams is not None
+            and self.champion.loaded_version is not None
+            and self.team_state.fresh()
+        )
 
     def context(self, request: PredictRequest) -> MatchContext:
         if request.match_id is not None:

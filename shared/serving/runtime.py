@@ -23,7 +23,10 @@ from shared.storage import get_store
 def champion() -> ChampionModel:
     settings = get_settings()
     return ChampionModel(
-        settings.resolved_mlflow_tracking_uri, settings.model_name, refresh_interval_s=settings.model_refresh_interval_s
+        settings.resolved_mlflow_tracking_uri,
+        settings.model_name,
+        refresh_interval_s=settings.model_refresh_interval_s,
+        store=get_store(),
     )
 
 

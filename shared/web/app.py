@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.metrics import LATENCY, REQUESTS, exposition
 from shared.web.spec import FunctionSpec
@@ -20,12 +21,57 @@ from shared.web.spec import FunctionSpec
 log = logging.getLogger("time2bet.http")
 
 
-def _route_template(app: FastAPI, request: Request) -> str:
-    """The route's path template, so that /predict/1 and /predict/2 are one metric series."""
-    for route in app.router.routes:
-        if route.matches(request.scope)[0] == Match.FULL:
-            return getattr(route, "path", request.url.path)
-    return "unmatched"
+def _route_template(app: FastAPI, scope: Scope) -> str:
+    """The route's path template, so that /predict/1 and /predict/2 are one metric series.
+
+    The router records the route it chose in the scope; FastAPI wraps included routers in objects
+    without a `path`, so scanning `app.router.routes` found no template (it labelled /predict/1 and
+    /predict/2 apart) and is only the fallback for a request that never reached the router.
+    """
+    route = scope.get("route")
+    if route is None:
+        for candidate in app.router.routes:
+            if candidate.matches(scope)[0] == Match.FULL:
+                route = candidate
+                break
+        else:
+            return "unmatched"
+    return getattr(route, "path", None) or "unmatched"
+
+
+class RequestMetrics:
+    """Requests and latency by function, route template, method and status.
+
+    A pure ASGI middleware: `@app.middleware("http")` (BaseHTTPMiddleware) runs the rest of the app
+    in a task of its own and streams the response through a memory channel, a per-request cost that
+    shows under concurrency; this only wraps `send` to read the status.
+    """
+
+    def __init__(self, app: ASGIApp, function: str, routes_of: FastAPI) -> None:
+        self.app = app
+        self.function = function
+        self.routes_of = routes_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an exception escaping the app becomes a 500
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            route = _route_template(self.routes_of, scope)  # after routing: the scope names the route
+            if route != "/metrics":
+                REQUESTS.labels(self.function, route, scope["method"], str(status)).inc()
+                LATENCY.labels(self.function, route).observe(time.perf_counter() - started)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -58,19 +104,7 @@ def create_function_app(
         body, content_type = exposition()
         return Response(body, media_type=content_type)
 
-    @app.middleware("http")
-    async def record(request: Request, call_next):
-        started = time.perf_counter()
-        route = _route_template(app, request)
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            if route != "/metrics":
-                REQUESTS.labels(spec.name, route, request.method, str(status)).inc()
-                LATENCY.labels(spec.name, route).observe(time.perf_counter() - started)
+    app.add_middleware(RequestMetrics, function=spec.name, routes_of=app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

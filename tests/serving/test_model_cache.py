@@ -1,0 +1,142 @@
+"""Serving without mlflow on the cold path: the alias over REST (or the local store), the version
+from its object-store copy, the booster through lib_lightgbm, and the same probabilities as MLflow's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from shared.config import get_settings
+from shared.db import migrate
+from shared.db.session import get_engine
+from shared.ingest.football_data import discover, import_file
+from shared.ml.data import read_stored_table
+from shared.ml.pipeline import run_ml_demo
+from shared.ml.registry import load_predictor
+from shared.serving import aliases
+from shared.serving.champion import ChampionModel, ModelUnavailable
+from shared.serving.model_cache import CONFIG_FILE, MODEL_FILE, VersionRef, read_version, version_prefix, write_version
+from shared.storage import get_store
+from tests.services import REPO, free_port
+
+HEAVY = ("mlflow", "lightgbm", "sklearn", "pandas", "scipy")
+
+
+def train_champion() -> str:
+    migrate.upgrade()
+    engine = get_engine()
+    for path in discover([REPO / "data" / "demo" / "football-data"]):
+        assert import_file(engine, path).ok
+    run_ml_demo(engine, get_store())
+    return get_settings().model_name
+
+
+def feature_rows(names: list[str]) -> list[dict[str, float]]:
+    """Real feature rows, priced and unpriced (the base margin takes both branches)."""
+    priced = read_stored_table(get_store())[names].dropna().head(50)
+    assert len(priced) == 50
+    unpriced = priced.copy()
+    unpriced[[c for c in names if c.startswith("market_")]] = np.nan
+    return [*priced.to_dict("records"), *unpriced.to_dict("records")]
+
+
+def drop_copy(name: str, version: str) -> None:
+    store = get_store()
+    for file in (CONFIG_FILE, MODEL_FILE):
+        Path(store.location(f"{version_prefix(name, version)}/{file}")).unlink(missing_ok=True)
+
+
+def cold_process(env: dict[str, str]) -> dict:
+    """A fresh interpreter loads the champion as the predict function's first request does."""
+    code = (
+        "import json, sys\n"
+        "from shared.serving.runtime import champion\n"
+        "model = champion().current()\n"
+        f"print(json.dumps({{'version': model.version, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_rest_alias_and_cached_version_serve_what_mlflow_serves(configure, mlflow_server: str) -> None:
+    configure(MLFLOW_TRACKING_URI=mlflow_server, T2B_MODEL_NAME=f"outcome-{uuid.uuid4().hex[:8]}")
+    name = train_champion()
+    store = get_store()
+
+    # the alias over REST is the version MlflowClient names, with its run and source
+    expected = MlflowClient(mlflow_server).get_model_version_by_alias(name, "champion")
+    ref = aliases.resolve(mlflow_server, name, "champion")
+    assert ref == VersionRef(name, str(expected.version), expected.run_id, expected.source)
+    assert ref.run_id and ref.source
+    with pytest.raises(aliases.AliasUnresolved):
+        aliases.resolve(mlflow_server, name, "no-such-alias")
+    with pytest.raises(aliases.AliasUnresolved):
+        aliases.resolve(mlflow_server, f"missing-{uuid.uuid4().hex[:8]}", "champion")
+    with pytest.raises(aliases.RegistryUnreachable):
+        aliases.resolve(f"http://127.0.0.1:{free_port()}", name, "champion")
+    with pytest.raises(ModelUnavailable, match="unreachable"):
+        ChampionModel(f"http://127.0.0.1:{free_port()}", name, store=store).current()
+
+    # registering the version copied it: the copy predicts exactly what MLflow's artifact predicts
+    from_mlflow = load_predictor(name, ref.version, mlflow_server)
+    rows = feature_rows(from_mlflow.feature_names)
+    cached = read_version(store, ref)
+    assert cached is not None and cached.version == ref.version
+    assert cached.config() == from_mlflow.config()
+    np.testing.assert_array_equal(cached.predict_proba(rows), from_mlflow.predict_proba(rows))
+
+    # a version without a copy (registered before the cache) is loaded through MLflow and copied
+    drop_copy(name, ref.version)
+    assert read_version(store, ref) is None
+    lazily = ChampionModel(mlflow_server, name, store=store).current()
+    np.testing.assert_array_equal(lazily.predictor.predict_proba(rows), from_mlflow.predict_proba(rows))
+    copied = read_version(store, ref)
+    assert copied is not None
+    np.testing.assert_array_equal(copied.predict_proba(rows), from_mlflow.predict_proba(rows))
+
+    # a copy of another model under the same name and number (another registry, a recreated
+    # model) or a torn one is never served
+    model_str = from_mlflow.booster.model_to_string()
+    write_version(store, VersionRef(name, ref.version, "another-run", ref.source), model_str, from_mlflow.config())
+    assert read_version(store, ref) is None
+    write_version(store, ref, model_str, from_mlflow.config())
+    assert read_version(store, ref) is not None
+    torn = model_str.replace("Tree=0", "Tree=00").encode()
+    store.put_bytes(f"{version_prefix(name, ref.version)}/{MODEL_FILE}", torn)
+    assert read_version(store, ref) is None
+    repaired = ChampionModel(mlflow_server, name, store=store).current()  # through MLflow, and copied again
+    np.testing.assert_array_equal(repaired.predictor.predict_proba(rows), from_mlflow.predict_proba(rows))
+    assert read_version(store, ref) is not None
+
+    # the cold path of a fresh process: REST and the copy, none of mlflow, lightgbm, sklearn, pandas, scipy
+    assert cold_process(dict(os.environ)) == {"version": ref.version, "heavy": []}
+
+
+@pytest.mark.slow
+def test_local_store_alias_read_matches_mlflow_client(configure) -> None:
+    """The embedded defaults: the alias read straight from MLflow's SQLite store, or MlflowClient."""
+    configure(T2B_MODEL_NAME=f"outcome-{uuid.uuid4().hex[:8]}")
+    name = train_champion()
+    uri = get_settings().resolved_mlflow_tracking_uri
+    assert uri.startswith("sqlite:///")
+
+    fast = aliases.resolve_in_sqlite(uri, name, "champion")
+    assert fast is not None
+    assert fast == aliases.resolve_with_client(uri, name, "champion") == aliases.resolve(uri, name, "champion")
+    assert aliases.resolve_in_sqlite(uri, name, "no-such-alias") is None  # unclear: MlflowClient decides
+    with pytest.raises(aliases.AliasUnresolved):
+        aliases.resolve(uri, name, "no-such-alias")
+    assert aliases.resolve_in_sqlite("sqlite:///" + str(Path(uri[10:]).parent / "absent.db"), name, "x") is None
+
+    assert cold_process(dict(os.environ)) == {"version": fast.version, "heavy": []}

@@ -1,0 +1,124 @@
+"""The pieces of the warm path without services: the native booster, request metrics, log batches."""
+
+from __future__ import annotations
+
+import time
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select
+
+from shared.clock import utcnow
+from shared.db.models import PredictionLog
+from shared.db.session import get_engine
+from shared.metrics import REQUESTS
+from shared.prediction_log import PredictionLogWriter
+from shared.serving.booster import NativeBooster
+from shared.web.app import create_function_app
+from shared.web.spec import FunctionSpec
+
+
+@pytest.fixture(scope="module")
+def booster() -> lgb.Booster:
+    rng = np.random.default_rng(7)
+    features = rng.normal(size=(600, 6))
+    labels = (features[:, 0] > 0).astype(int) + (features[:, 1] > 0.5).astype(int)
+    data = lgb.Dataset(features, labels, params={"verbose": -1})
+    params = {"objective": "multiclass", "num_class": 3, "num_leaves": 7, "verbose": -1, "seed": 1}
+    return lgb.train(params, data, num_boost_round=25)
+
+
+def test_native_booster_scores_exactly_as_lightgbm(booster: lgb.Booster) -> None:
+    native = NativeBooster(booster.model_to_string())
+    assert (native.num_classes, native.num_features) == (3, 6)
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(300, 6))
+    matrix[rng.random(matrix.shape) < 0.15] = np.nan  # missing values take the trees' default branches
+    np.testing.assert_array_equal(native.predict(matrix, raw_score=True), booster.predict(matrix, raw_score=True))
+    np.testing.assert_array_equal(native.predict(matrix), booster.predict(matrix))
+    one = matrix[:1].astype(np.float32)  # any dtype and one row, as serving sends
+    np.testing.assert_array_equal(native.predict(one, raw_score=True), booster.predict(one, raw_score=True))
+    with pytest.raises(ValueError, match="expects 6 features"):
+        native.predict(matrix[:, :5])
+
+
+def requests_counted(function: str, route: str, status: str) -> float:
+    return REQUESTS.labels(function, route, "GET", status)._value.get()
+
+
+def test_request_metrics_by_route_template_and_status() -> None:
+    router = APIRouter()
+
+    @router.get("/things/{thing_id}")
+    async def thing(thing_id: int) -> dict[str, int]:
+        return {"id": thing_id}
+
+    @router.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    spec = FunctionSpec(name="metrics-probe", kind="http", description="test", queue="api", routes=["/things"])
+    app = create_function_app(spec, [router])
+    keys = [("/things/{thing_id}", "200"), ("/things/{thing_id}", "422"), ("unmatched", "404"), ("/boom", "500")]
+    before = {key: requests_counted("metrics-probe", *key) for key in keys}
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/things/1").json() == {"id": 1}
+        assert client.get("/things/2").status_code == 200
+        assert client.get("/things/abc").status_code == 422
+        assert client.get("/nowhere").status_code == 404
+        failed = client.get("/boom")
+        assert failed.status_code == 500 and "internal error" in failed.json()["detail"]
+        assert client.get("/metrics").status_code == 200
+    after = {key: requests_counted("metrics-probe", *key) for key in before}
+    assert {key: after[key] - before[key] for key in before} == {
+        ("/things/{thing_id}", "200"): 2,
+        ("/things/{thing_id}", "422"): 1,
+        ("unmatched", "404"): 1,
+        ("/boom", "500"): 1,
+    }
+    assert requests_counted("metrics-probe", "/metrics", "200") == 0  # scrapes are not requests
+
+
+def test_log_rows_are_written_in_batches_after_at_most_the_flush_interval(sqlite_url: str) -> None:
+    engine = get_engine(sqlite_url)
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    writer = PredictionLogWriter(engine, batch_size=3, flush_interval_s=0.3)
+    writer.start()
+    for n in range(5):
+        writer.append(log_row(n))
+    deadline = time.monotonic() + 5
+    while count_rows(engine) < 5:  # 3 as a full batch, 2 after the flush interval
+        assert time.monotonic() < deadline, "rows not written"
+        time.sleep(0.05)
+    assert len(commits) == 2
+    writer.append(log_row(5))
+    writer.close()  # what is queued is written before the writer stops
+    assert count_rows(engine) == 6
+
+
+def log_row(n: int) -> dict:
+    return {
+        "served_at": utcnow(),
+        "function": "predict",
+        "match_id": n,
+        "home_team_id": 1,
+        "away_team_id": 2,
+        "kickoff_utc": utcnow(),
+        "model_name": "m",
+        "model_version": "1",
+        "p_home": 0.5,
+        "p_draw": 0.3,
+        "p_away": 0.2,
+        "features": {},
+        "cached": False,
+        "latency_ms": 1.0,
+    }
+
+
+def count_rows(engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(PredictionLog))
