@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.competitions import season_of
 from shared.features.compute import features_for
 from shared.features.market import Prices
 from shared.features.params import FeatureParams
@@ -19,16 +20,10 @@ from shared.features.team_state import TeamState, apply_result, enter_season, ne
 from shared.storage import ObjectStore
 
 TEAM_STATE_KEY = "features/team_state/latest.json"
-SEASON_START_MONTH = 7  # as the football-data import: a season runs from July
 
 
 class UnknownTeam(LookupError):
     pass
-
-
-def season_of(kickoff: datetime) -> str:
-    start = kickoff.year if kickoff.month >= SEASON_START_MONTH else kickoff.year - 1
-    return f"{start}-{start + 1}"
 
 
 @dataclass
@@ -129,4 +124,6 @@ def online_features(
     if league is None:
         raise UnknownTeam(f"neither team {home_team_id} nor {away_team_id} has a state; pass the league")
     kickoff = kickoff if kickoff.tzinfo else kickoff.replace(tzinfo=UTC)
-    return state_store.match_features(home_team_id, away_team_id, league, season or season_of(kickoff), kickoff, odds)
+    return state_store.match_features(
+        home_team_id, away_team_id, league, season or season_of(kickoff.date()), kickoff, odds
+    )

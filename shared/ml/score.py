@@ -19,9 +19,8 @@ from shared.features.offline import build_feature_table, pre_match_quotes, timin
 from shared.features.params import FeatureParams
 from shared.ml.data import table_bytes
 from shared.ml.predictor import Predictor
+from shared.serving.batch_lookup import LATEST_POINTER
 from shared.storage import ObjectStore
-
-LATEST_POINTER = "predictions/batch/latest.json"
 
 
 def batch_key(day: datetime) -> str:
