@@ -2,49 +2,73 @@
 
 Short socket timeouts make a slow Redis a miss; after a failure Redis is skipped for a while so a
 dead cache costs one timeout, not one per request. Every outcome is counted.
+
+`Cache` blocks, for tasks and worker threads. `AsyncCache` is for code on an event loop: a Redis
+round trip there must not stall every other request the loop is serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import struct
 import threading
 import time
 from functools import lru_cache
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from shared.config import Settings, get_settings
 from shared.metrics import CACHE
 
 log = logging.getLogger("time2bet.cache")
+REDIS_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+
+
+class _Backoff:
+    """Skips Redis for `retry_after_s` after a failure, and logs the outage once."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        self._retry_after_s = retry_after_s
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    def up(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def failed(self, name: str, exc: BaseException) -> None:
+        CACHE.labels(name, "error").inc()
+        with self._lock:
+            if time.monotonic() >= self._down_until:
+                log.warning("redis unavailable (%s): serving without cache for %.0f s", exc, self._retry_after_s)
+            self._down_until = time.monotonic() + self._retry_after_s
+
+
+def _counted(name: str, raw: bytes | None) -> Any | None:
+    CACHE.labels(name, "hit" if raw is not None else "miss").inc()
+    return json.loads(raw) if raw is not None else None
+
+
+def _encoded(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 class Cache:
     def __init__(self, client: redis.Redis | None, prefix: str, retry_after_s: float) -> None:
         self._client = client
         self._prefix = prefix
-        self._retry_after_s = retry_after_s
-        self._down_until = 0.0
-        self._lock = threading.Lock()
+        self._backoff = _Backoff(retry_after_s)
 
     @property
     def enabled(self) -> bool:
         return self._client is not None
 
     def _usable(self) -> redis.Redis | None:
-        if self._client is None or time.monotonic() < self._down_until:
-            return None
-        return self._client
-
-    def _failed(self, name: str, exc: Exception) -> None:
-        CACHE.labels(name, "error").inc()
-        with self._lock:
-            if time.monotonic() >= self._down_until:
-                log.warning("redis unavailable (%s): serving without cache for %.0f s", exc, self._retry_after_s)
-            self._down_until = time.monotonic() + self._retry_after_s
+        return self._client if self._client is not None and self._backoff.up() else None
 
     def get_json(self, name: str, key: str) -> Any | None:
         client = self._usable()
@@ -53,20 +77,19 @@ class Cache:
             return None
         try:
             raw = client.get(f"{self._prefix}{name}:{key}")
-        except (redis.RedisError, OSError) as exc:
-            self._failed(name, exc)
+        except REDIS_ERRORS as exc:
+            self._backoff.failed(name, exc)
             return None
-        CACHE.labels(name, "hit" if raw is not None else "miss").inc()
-        return json.loads(raw) if raw is not None else None
+        return _counted(name, raw)
 
     def set_json(self, name: str, key: str, value: Any, ttl_s: int) -> None:
         client = self._usable()
         if client is None:
             return
         try:
-            client.set(f"{self._prefix}{name}:{key}", json.dumps(value, separators=(",", ":")), ex=ttl_s)
-        except (redis.RedisError, OSError) as exc:
-            self._failed(name, exc)
+            client.set(f"{self._prefix}{name}:{key}", _encoded(value), ex=ttl_s)
+        except REDIS_ERRORS as exc:
+            self._backoff.failed(name, exc)
 
     def delete_prefix(self, name: str) -> int:
         """Drop every key of one cache (e.g. predictions after new results); 0 when Redis is away."""
@@ -76,15 +99,97 @@ class Cache:
         try:
             keys = list(client.scan_iter(match=f"{self._prefix}{name}:*", count=500))
             return client.delete(*keys) if keys else 0
-        except (redis.RedisError, OSError) as exc:
-            self._failed(name, exc)
+        except REDIS_ERRORS as exc:
+            self._backoff.failed(name, exc)
             return 0
 
 
+class AsyncCache:
+    """The same cache for an event loop. redis.asyncio connections belong to the loop that opened
+    them, so the client is made on first use in a loop and `aclose()` ends it with that loop."""
+
+    def __init__(self, settings: Settings, write_delay_s: float = 0.05) -> None:
+        self._url = settings.redis_url
+        self._timeout_s = settings.redis_socket_timeout_s
+        self._prefix = settings.redis_key_prefix
+        self._backoff = _Backoff(settings.redis_retry_after_s)
+        self._client: redis.asyncio.Redis | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._write_delay_s = write_delay_s
+        self._queued: dict[str, tuple[str, str, int]] = {}  # key -> (cache name, JSON, TTL)
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def _usable(self) -> redis.asyncio.Redis | None:
+        if self._url is None or not self._backoff.up():
+            return None
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = redis.asyncio.Redis.from_url(
+                self._url, socket_timeout=self._timeout_s, socket_connect_timeout=self._timeout_s
+            )
+            self._loop = loop
+            self._flush_timer, self._queued = None, {}  # a timer of a loop that ended never fires
+        return self._client
+
+    async def get_json(self, name: str, key: str) -> Any | None:
+        client = self._usable()
+        if client is None:
+            CACHE.labels(name, "bypass").inc()
+            return None
+        try:
+            raw = await client.get(f"{self._prefix}{name}:{key}")
+        except REDIS_ERRORS as exc:
+            self._backoff.failed(name, exc)
+            return None
+        return _counted(name, raw)
+
+    def set_json_later(self, name: str, key: str, value: Any, ttl_s: int) -> None:
+        """Queue a write: the caller has its answer already. Writes queued within `write_delay_s`
+        go to Redis in one pipelined round trip, off the request path."""
+        if self._usable() is None:
+            return
+        self._queued[f"{self._prefix}{name}:{key}"] = (name, _encoded(value), ttl_s)
+        if self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(self._write_delay_s, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_timer = None
+        client = self._usable()
+        queued, self._queued = self._queued, {}
+        if client is None or not queued:
+            return
+        task = asyncio.get_running_loop().create_task(self._write(client, queued))
+        self._writes.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._writes.discard)
+
+    async def _write(self, client: redis.asyncio.Redis, queued: dict[str, tuple[str, str, int]]) -> None:
+        pipeline = client.pipeline(transaction=False)
+        for key, (_name, encoded, ttl_s) in queued.items():
+            pipeline.set(key, encoded, ex=ttl_s)
+        try:
+            await pipeline.execute()
+        except REDIS_ERRORS as exc:
+            self._backoff.failed(next(iter(queued.values()))[0], exc)
+
+    async def aclose(self) -> None:
+        """Write what is queued and close the connections (on the loop that opened them)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush()
+        if self._writes:
+            await asyncio.wait(set(self._writes), timeout=self._timeout_s * 2)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client, self._loop = None, None
+
+
 def fingerprint(values: dict[str, float]) -> str:
-    """A stable hash of a feature vector: equal features share a cache entry."""
-    canonical = json.dumps(sorted((k, round(float(v), 10)) for k, v in values.items()), separators=(",", ":"))
-    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+    """A hash of a feature vector, names included: equal features share a cache entry. The values
+    are hashed as IEEE doubles (NaN included); the feature code fixes the names' order."""
+    digest = hashlib.blake2b(",".join(values).encode(), digest_size=16)
+    digest.update(struct.pack(f"{len(values)}d", *values.values()))
+    return digest.hexdigest()
 
 
 def cache_from_settings(settings: Settings) -> Cache:

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="after a Redis failure, skip it for this long",
     )
     prediction_cache_ttl_s: int = Field(default=3600, gt=0, validation_alias="PREDICTION_CACHE_TTL")
+    prediction_memory_cache_size: int = Field(
+        default=10_000,
+        gt=0,
+        validation_alias="PREDICTION_MEMORY_CACHE",
+        description="predictions each process keeps in memory in front of Redis",
+    )
     team_state_cache_ttl_s: int = Field(default=300, gt=0, validation_alias="TEAM_STATE_CACHE_TTL")
     model_refresh_interval_s: float = Field(
         default=30.0,

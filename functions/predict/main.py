@@ -3,7 +3,13 @@
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from shared.serving.runtime import as_http_error, predict_service, prediction_lifespan
+from shared.serving.runtime import (
+    as_http_error,
+    predict_service,
+    prediction_lifespan,
+    service_built,
+    settle_heap,
+)
 from shared.serving.schemas import PredictRequest, PredictResponse
 from shared.web.app import create_function_app
 from shared.web.spec import FunctionSpec, Resources, Scaling
@@ -24,14 +30,15 @@ router = APIRouter()
 
 @router.post("/predict", response_model=PredictResponse, responses={404: {}, 422: {}, 503: {}})
 async def predict(request: PredictRequest) -> Response:
-    """Warm requests by team names run on the event loop (CPU work and a Redis round trip: a thread
-    hop would cost more than the work); the rest may wait on the database, object storage or
-    MLflow and run on a worker thread."""
+    """Warm requests by team names run on the event loop (CPU work and an awaited Redis lookup: a
+    thread hop would cost more than the work); the rest may wait on the database, object storage
+    or MLflow and run on a worker thread."""
     # the first call builds the process's clients and starts the log writer: off the loop
-    service = predict_service() if predict_service.cache_info().currsize else await run_in_threadpool(predict_service)
+    service = predict_service() if service_built() else await run_in_threadpool(predict_service)
     try:
         if service.answers_in_memory(request):
-            answer = service.predict(request)
+            settle_heap()  # the first time everything is loaded
+            answer = await service.predict_on_loop(request)
         else:
             answer = await run_in_threadpool(service.predict, request)
     except Exception as exc:

@@ -23,8 +23,12 @@ MLSERVER_FOOTNOTE = (
     "MLServer returns the booster's raw prediction (no base margin from market/Elo, no temperature, no feature "
     "building, team lookup, cache or prediction log): a smaller job than POST /predict. MLServer runs "
     "parallel_workers=0 (inference in its server process) and debug off; the function runs one uvicorn worker "
-    "without access log. Load: one Python aiohttp client process on the same machine."
+    "without access log."
 )
+LOADERS = {
+    "wrk": "Load: wrk (C, one thread) on the same machine, replaying bodies the bench wrote.",
+    "aiohttp": "Load: one Python aiohttp client process on the same machine; it competes with the server for CPU.",
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class WarmRow:
 class ServeBenchReport:
     quick: bool
     redis: str | None
+    loader: str
     cold_starts: ColdStarts | None = None
     import_seconds: dict[str, float] = field(default_factory=dict)
     warm: list[WarmRow] = field(default_factory=list)
@@ -139,7 +144,7 @@ class ServeBenchReport:
             "req/s",
             "non-200",
             title="Warm POST /predict vs MLServer V2 infer (loopback)",
-            caption=MLSERVER_FOOTNOTE if any(r.server == "mlserver" for r in self.warm) else None,
+            caption=self._warm_caption(),
         )
         for row in self.warm:
             result = row.result
@@ -150,7 +155,7 @@ class ServeBenchReport:
                 row.server,
                 row.cache,
                 str(row.concurrency),
-                str(result.requests),
+                f"{result.requests}{' (bodies reused)' if result.bodies_reused else ''}",
                 f"{result.p50_ms:.2f}",
                 f"{result.p95_ms:.2f}",
                 f"{result.p99_ms:.2f}",
@@ -158,6 +163,12 @@ class ServeBenchReport:
                 str(result.non_200),
             )
         return table
+
+    def _warm_caption(self) -> str:
+        notes = [LOADERS[self.loader]]
+        if any(row.server == "mlserver" for row in self.warm):
+            notes.insert(0, MLSERVER_FOOTNOTE)
+        return " ".join(notes)
 
     def _memory_table(self) -> Table:
         table = Table("function", "requests made", "RSS MB", title="Resident memory per HTTP function (alone)")

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from shared.bench import functions, mlserver
 from shared.bench.environment import Fixture, drop_redis_keys, find_redis, prepare
-from shared.bench.load import Body, run_load
+from shared.bench.load import Body, Load, LoadGenerator, LoadResult, choose_generator
 from shared.bench.model_loading import compare_loading
 from shared.bench.report import ServeBenchReport, WarmRow
 
@@ -31,29 +31,32 @@ console = Console()
 @dataclass(frozen=True)
 class Plan:
     concurrency: tuple[int, ...]
-    requests: int
-    warmup: int
+    seconds: float  # measured load per level
+    warmup_seconds: float
     cold_runs: int
     loading_runs: int
     import_profile: bool
-    max_seconds_per_level: float = 30.0
 
     @classmethod
-    def choose(cls, quick: bool, requests: int | None) -> Plan:
+    def choose(cls, quick: bool, seconds: float | None) -> Plan:
         if quick:
-            return cls((8,), requests or 200, 20, 1, 1, import_profile=False)
-        return cls((1, 8, 32), requests or 2000, 100, 3, 3, import_profile=True)
+            return cls((8,), seconds or 2.0, 1.0, 1, 1, import_profile=False)
+        return cls((1, 8, 32), seconds or 10.0, 2.0, 3, 3, import_profile=True)
 
 
-class RequestNumbers:
-    """Numbers requests across every run, so a cache-miss body is never sent twice."""
+@dataclass
+class Loader:
+    """The load generator, and the request numbers it has used: a cache-miss body is never sent twice."""
 
-    def __init__(self) -> None:
-        self.next = 0
+    name: str
+    generate: LoadGenerator
+    next_number: int = 0
 
-    def take(self, count: int) -> int:
-        first, self.next = self.next, self.next + count
-        return first
+    def run(self, url: str, body: Body, clients: int, plan: Plan) -> LoadResult:
+        load = Load(url, body, clients, plan.seconds, plan.warmup_seconds, self.next_number)
+        result = self.generate(load)
+        self.next_number += result.numbers_used
+        return result
 
 
 def predict_bodies(fixture: Fixture) -> tuple[dict[str, Any], Body]:
@@ -65,7 +68,7 @@ def predict_bodies(fixture: Fixture) -> tuple[dict[str, Any], Body]:
 
     def miss(number: int) -> dict[str, Any]:
         home, away = fixture.team_pairs[number % len(fixture.team_pairs)]
-        odds = {"home": 1.5 + number * 1e-4, "draw": 3.4, "away": 3.6}
+        odds = {"home": 1.5 + number * 1e-7, "draw": 3.4, "away": 3.6}  # distinct doubles, sane prices
         return {"home_team": home, "away_team": away, "kickoff": kickoff, "odds": odds}
 
     return hit, miss
@@ -105,7 +108,12 @@ def bench_serve_command(
     json_path: Path | None = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
     quick: bool = typer.Option(False, "--quick", help="Few requests, 8 clients only, one cold start, no MLServer."),
     with_mlserver: bool = typer.Option(True, "--mlserver/--no-mlserver", help="Run MLServer side by side."),
-    requests: int | None = typer.Option(None, "--requests", min=1, help="Measured requests per load level."),
+    seconds: float | None = typer.Option(
+        None, "--seconds", min=1, help="Measured load per level, seconds (default 10; --quick: 2)."
+    ),
+    loader: str = typer.Option(
+        "auto", "--loader", help="Load generator: wrk, aiohttp, or auto (wrk where installed).", case_sensitive=False
+    ),
     work_dir: Path | None = typer.Option(
         None, "--work-dir", help="Keep the data dir, logs and MLServer repository here (default: a temp dir)."
     ),
@@ -114,8 +122,12 @@ def bench_serve_command(
     ),
 ) -> None:
     """Benchmark POST /predict (cold, warm, memory, model loading) against MLServer on the same booster."""
-    plan = Plan.choose(quick, requests)
-    report = ServeBenchReport(quick=quick, redis=find_redis())
+    plan = Plan.choose(quick, seconds)
+    try:
+        load = Loader(*choose_generator(loader.lower()))
+    except (RuntimeError, KeyError) as exc:
+        raise typer.BadParameter(str(exc) if isinstance(exc, RuntimeError) else f"unknown loader {loader}") from None
+    report = ServeBenchReport(quick=quick, redis=find_redis(), loader=load.name)
     with data_dir(work_dir) as root, _progress() as progress:
         logs = root / "logs"
         logs.mkdir(exist_ok=True)
@@ -123,9 +135,9 @@ def bench_serve_command(
         fixture = prepare(root / "var", report.redis, lambda line: progress.update(setup, description=line))
         progress.update(setup, description="champion ready", total=1, completed=1)
         try:
-            _measure_functions(report, plan, fixture, logs, progress)
+            _measure_functions(report, plan, load, fixture, logs, progress)
             if with_mlserver and not quick:
-                _measure_mlserver(report, plan, fixture, root, logs, mlserver_venv, progress)
+                _measure_mlserver(report, plan, load, fixture, root, logs, mlserver_venv, progress)
             else:
                 report.mlserver_skipped = "--quick" if quick else "--no-mlserver"
         finally:
@@ -152,7 +164,9 @@ def _progress() -> Progress:
     )
 
 
-def _measure_functions(report: ServeBenchReport, plan: Plan, fixture: Fixture, logs: Path, progress: Progress) -> None:
+def _measure_functions(
+    report: ServeBenchReport, plan: Plan, load: Loader, fixture: Fixture, logs: Path, progress: Progress
+) -> None:
     hit_body, miss_body = predict_bodies(fixture)
 
     task = progress.add_task("cold starts of predict", total=plan.cold_runs)
@@ -168,22 +182,18 @@ def _measure_functions(report: ServeBenchReport, plan: Plan, fixture: Fixture, l
             report.import_seconds[module] = functions.import_seconds(module)
             progress.advance(task)
 
-    numbers = RequestNumbers()
     task = progress.add_task("warm load on predict", total=len(plan.concurrency) * 2)
     process, base_url = functions.start_function(functions.PREDICT_APP, logs)
     try:
         url = f"{base_url}/predict"
         for clients in plan.concurrency:
             if fixture.redis_url:
-                result = run_load(
-                    url, lambda _n: hit_body, clients, plan.requests, plan.max_seconds_per_level, plan.warmup
-                )
+                result = load.run(url, lambda _n: hit_body, clients, plan)
                 report.warm.append(WarmRow("time2bet", "hit", clients, result))
             else:
                 report.warm.append(WarmRow("time2bet", "hit", clients, None, "n/a: no Redis"))
             progress.advance(task)
-            first = numbers.take(plan.warmup + plan.requests)
-            result = run_load(url, miss_body, clients, plan.requests, plan.max_seconds_per_level, plan.warmup, first)
+            result = load.run(url, miss_body, clients, plan)
             report.warm.append(WarmRow("time2bet", "miss", clients, result))
             progress.advance(task)
     finally:
@@ -231,7 +241,14 @@ def _champion_predictor(fixture: Fixture) -> Any:
 
 
 def _measure_mlserver(
-    report: ServeBenchReport, plan: Plan, fixture: Fixture, root: Path, logs: Path, venv: Path, progress: Progress
+    report: ServeBenchReport,
+    plan: Plan,
+    load: Loader,
+    fixture: Fixture,
+    root: Path,
+    logs: Path,
+    venv: Path,
+    progress: Progress,
 ) -> None:
     task = progress.add_task(f"MLServer: virtualenv {venv}", total=None)
     try:
@@ -247,13 +264,8 @@ def _measure_mlserver(
     try:
         progress.update(task, description="MLServer: V2 infer load", total=len(plan.concurrency), completed=0)
         for clients in plan.concurrency:
-            result = run_load(
-                server.infer_url,
-                lambda number: mlserver.v2_request(rows[number % len(rows)]),
-                clients,
-                plan.requests,
-                plan.max_seconds_per_level,
-                plan.warmup,
+            result = load.run(
+                server.infer_url, lambda number: mlserver.v2_request(rows[number % len(rows)]), clients, plan
             )
             report.warm.append(WarmRow("mlserver", "none", clients, result))
             progress.advance(task)

@@ -5,26 +5,30 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from cachetools import TTLCache
 from sqlalchemy import Engine, select
 
-from shared.cache import Cache, fingerprint
+from shared.cache import AsyncCache, Cache, fingerprint
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db.match_join import MatchJoin
 from shared.db.models import Competition, Match, Odds, OddsKind, Season
 from shared.features.market import Prices, choose_pre_match
 from shared.features.state import TEAM_STATE_KEY, FeatureState, online_features
-from shared.metrics import PREDICTIONS
+from shared.metrics import CACHE, PREDICTIONS
 from shared.prediction_log import PredictionLogWriter
-from shared.serving.champion import ChampionModel
+from shared.serving.champion import ChampionModel, LoadedModel
 from shared.serving.schemas import ModelRef, PredictRequest, PredictResponse, Probabilities
 from shared.serving.teams import TeamDirectory
 from shared.storage import ObjectNotFound, ObjectStore
 
 OUTCOMES = ("home", "draw", "away")
+PREDICTION = "prediction"  # the Redis cache
+PREDICTION_IN_MEMORY = "prediction_memory"  # each process's own, in front of Redis
 
 
 class MatchNotFound(LookupError):
@@ -46,6 +50,17 @@ class MatchContext:
     league: str | None
     season: str | None
     odds: Prices | None
+
+
+@dataclass(frozen=True)
+class PreparedPrediction:
+    started: float
+    match: MatchContext
+    state: FeatureState
+    features: dict[str, float]
+    model: LoadedModel
+    key: str  # model name, version and feature fingerprint: equal inputs share the answer
+    remembered: list[float] | None
 
 
 class TeamStateSource:
@@ -86,6 +101,7 @@ class PredictService:
         engine: Engine,
         store: ObjectStore,
         cache: Cache,
+        async_cache: AsyncCache,
         champion: ChampionModel,
         log_writer: PredictionLogWriter,
         settings: Settings,
@@ -93,12 +109,19 @@ class PredictService:
     ) -> None:
         self.engine = engine
         self.cache = cache
+        self.async_cache = async_cache
         self.champion = champion
         self.log_writer = log_writer
         self.settings = settings
         self.function = function
         self.team_state = TeamStateSource(store, cache, settings.team_state_cache_ttl_s)
         self._teams: TeamDirectory | None = None
+        # A feature vector's answer never changes for one model version, so a process may keep it:
+        # repeated requests then skip Redis too.
+        self._remembered: TTLCache[str, list[float]] = TTLCache(
+            settings.prediction_memory_cache_size, settings.prediction_cache_ttl_s
+        )
+        self._remembered_lock = threading.Lock()
 
     @property
     def teams(self) -> TeamDirectory:
@@ -107,10 +130,10 @@ class PredictService:
         return self._teams
 
     def answers_in_memory(self, request: PredictRequest) -> bool:
-        """True when predict(request) is short CPU work plus the Redis cache (bounded by its socket
-        timeouts): teams named, and the team directory, team state and champion loaded. An async
-        endpoint can then call predict() on the event loop; anything else may wait on the database,
-        object storage or MLflow and belongs on a worker thread."""
+        """True when the request needs only CPU work and the Redis cache: teams named, and the team
+        directory, team state and champion loaded. predict_on_loop() can then answer it; anything
+        else may wait on the database, object storage or MLflow and belongs on a worker thread
+        (predict())."""
         return (
             request.match_id is None
             and self._teams is not None
@@ -166,7 +189,9 @@ class PredictService:
             match_id, row[0], row[1], row[2], row[3], row[4], row[5], row[6], chosen[1] if chosen else None
         )
 
-    def predict(self, request: PredictRequest) -> PredictResponse:
+    def prepare(self, request: PredictRequest) -> PreparedPrediction:
+        """Everything before the cache lookups: the match, its online features, the model, the key,
+        and the answer this process already remembers for that key, if any."""
         started = time.perf_counter()
         match = self.context(request)
         state = self.team_state.get()
@@ -181,12 +206,47 @@ class PredictService:
         )
         model = self.champion.current()
         key = f"{model.name}:{model.version}:{fingerprint(features)}"
-        cached = self.cache.get_json("prediction", key)
-        if cached is None:
-            probabilities = [float(p) for p in model.predictor.predict_proba([features])[0]]
-            self.cache.set_json("prediction", key, probabilities, self.settings.prediction_cache_ttl_s)
+        with self._remembered_lock:
+            remembered = self._remembered.get(key)
+        CACHE.labels(PREDICTION_IN_MEMORY, "hit" if remembered is not None else "miss").inc()
+        return PreparedPrediction(started, match, state, features, model, key, remembered)
+
+    def predict(self, request: PredictRequest) -> PredictResponse:
+        """For worker threads and tasks: Redis calls block."""
+        prepared = self.prepare(request)
+        stored = None if prepared.remembered is not None else self.cache.get_json(PREDICTION, prepared.key)
+        ttl_s = self.settings.prediction_cache_ttl_s
+        return self.finish(
+            prepared, stored, lambda answer: self.cache.set_json(PREDICTION, prepared.key, answer, ttl_s)
+        )
+
+    async def predict_on_loop(self, request: PredictRequest) -> PredictResponse:
+        """For the event loop, once answers_in_memory(request): the loop serves other requests while
+        Redis answers, and a new prediction is written to Redis after the response is on its way."""
+        prepared = self.prepare(request)
+        stored = None if prepared.remembered is not None else await self.async_cache.get_json(PREDICTION, prepared.key)
+        ttl_s = self.settings.prediction_cache_ttl_s
+        return self.finish(
+            prepared, stored, lambda answer: self.async_cache.set_json_later(PREDICTION, prepared.key, answer, ttl_s)
+        )
+
+    def finish(
+        self, prepared: PreparedPrediction, stored: list[float] | None, store: Callable[[list[float]], None]
+    ) -> PredictResponse:
+        """The answer from memory, else from Redis (`stored`), else from the model (then `store`d)."""
+        known = prepared.remembered if prepared.remembered is not None else stored
+        if known is None:
+            probabilities = [float(p) for p in prepared.model.predictor.predict_proba([prepared.features])[0]]
+            store(probabilities)
         else:
-            probabilities = [float(p) for p in cached]
+            probabilities = [float(p) for p in known]
+        if prepared.remembered is None:
+            with self._remembered_lock:
+                self._remembered[prepared.key] = probabilities
+        return self._respond(prepared, probabilities, cached=known is not None)
+
+    def _respond(self, prepared: PreparedPrediction, probabilities: list[float], cached: bool) -> PredictResponse:
+        match, model = prepared.match, prepared.model
         PREDICTIONS.labels(self.function, OUTCOMES[max(range(3), key=probabilities.__getitem__)]).inc()
         response = PredictResponse(
             match_id=match.match_id,
@@ -195,8 +255,8 @@ class PredictService:
             kickoff=match.kickoff,
             probabilities=Probabilities(**dict(zip(OUTCOMES, probabilities, strict=True))),
             model=ModelRef(name=model.name, version=model.version),
-            features_as_of=state.results_applied_until,
-            cached=cached is not None,
+            features_as_of=prepared.state.results_applied_until,
+            cached=cached,
         )
         self.log_writer.append(
             {
@@ -211,9 +271,9 @@ class PredictService:
                 "p_home": probabilities[0],
                 "p_draw": probabilities[1],
                 "p_away": probabilities[2],
-                "features": {k: (None if math.isnan(v) else v) for k, v in features.items()},  # JSON has no NaN
-                "cached": cached is not None,
-                "latency_ms": (time.perf_counter() - started) * 1000,
+                "features": {k: (None if math.isnan(v) else v) for k, v in prepared.features.items()},  # JSON: no NaN
+                "cached": cached,
+                "latency_ms": (time.perf_counter() - prepared.started) * 1000,
             }
         )
         return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 import uuid
@@ -12,12 +13,16 @@ from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy import func, select
 
+from shared.cache import AsyncCache, get_cache
 from shared.config import get_settings
 from shared.db.models import Match, PredictionLog
 from shared.db.session import get_engine
 from shared.ingest.football_data import discover, import_file
 from shared.metrics import CACHE
 from shared.ml.pipeline import run_ml_demo
+from shared.serving.predict import PredictService
+from shared.serving.runtime import champion, prediction_log
+from shared.serving.schemas import PredictRequest
 from shared.storage import get_store
 from tests.services import REPO, free_port, listening, require, stop_process, wait_for_port
 
@@ -72,6 +77,29 @@ def errors_counted() -> float:
     return CACHE.labels("prediction", "error")._value.get()
 
 
+def answer_of_another_replica(body: dict, timeout_s: float = 5.0) -> tuple[bool, dict[str, float]]:
+    """(cached, probabilities) from a second PredictService sharing Redis but not memory; the
+    first one writes to Redis shortly after answering, so this waits for a cached answer."""
+
+    async def ask() -> tuple[bool, dict[str, float]]:
+        settings = get_settings()
+        replica = PredictService(
+            get_engine(), get_store(), get_cache(), AsyncCache(settings), champion(), prediction_log(), settings
+        )
+        try:
+            answer = await replica.predict_on_loop(PredictRequest(**body))
+        finally:
+            await replica.async_cache.aclose()
+        return answer.cached, answer.probabilities.model_dump()
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        cached, probabilities = asyncio.run(ask())
+        if cached or time.monotonic() > deadline:
+            return cached, probabilities
+        time.sleep(0.05)
+
+
 @pytest.mark.mlflow
 @pytest.mark.slow
 def test_predict_cache_redis_failure_alias_move_and_log(served) -> None:
@@ -85,8 +113,10 @@ def test_predict_cache_redis_failure_alias_move_and_log(served) -> None:
         assert answer["model"] == {"name": model_name, "version": "1"} and answer["cached"] is False
         assert abs(sum(answer["probabilities"].values()) - 1) < 1e-9
         assert answer["features_as_of"] is not None
-        again = client.post("/predict", json=BODY).json()
+        again = client.post("/predict", json=BODY).json()  # from the process's memory
         assert again["cached"] is True and again["probabilities"] == answer["probabilities"]
+        # another replica (an empty memory) finds the answer in Redis, written behind the response
+        assert answer_of_another_replica(BODY) == (True, answer["probabilities"])
 
         # bad input: a clear 4xx, never a traceback
         unknown = client.post("/predict", json={**BODY, "home_team": "Manchester Utd"})
@@ -94,13 +124,17 @@ def test_predict_cache_redis_failure_alias_move_and_log(served) -> None:
         assert client.post("/predict", json={"match_id": 10**9}).status_code == 404
         assert "match_id" in client.post("/predict", json={"home_team": "Arsenal"}).json()["detail"]
 
-        # Redis stopped mid-test: still 200, counted as a cache error, not cached
+        # Redis stopped mid-test: still 200; a new input is a counted cache error and not cached,
+        # an answer the process remembers is still served from memory
         stop_process(redis_process)
         before = errors_counted()
-        down = client.post("/predict", json=BODY)
+        new_input = {**BODY, "odds": {"home": 2.5, "draw": 3.3, "away": 2.9}}
+        down = client.post("/predict", json=new_input)
         assert down.status_code == 200 and down.json()["cached"] is False
-        assert down.json()["probabilities"] == answer["probabilities"]
         assert errors_counted() > before
+        remembered = client.post("/predict", json=BODY)
+        assert remembered.status_code == 200 and remembered.json()["cached"] is True
+        assert remembered.json()["probabilities"] == answer["probabilities"]
 
         # a stored match by id uses its pre-kickoff odds
         with get_engine().connect() as connection:
