@@ -23,7 +23,7 @@ import redis
 import redis.asyncio
 
 from shared.config import Settings, get_settings
-from shared.metrics import CACHE
+from shared.metrics import CACHE, child
 
 log = logging.getLogger("time2bet.cache")
 REDIS_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
@@ -41,7 +41,7 @@ class _Backoff:
         return time.monotonic() >= self._down_until
 
     def failed(self, name: str, exc: BaseException) -> None:
-        CACHE.labels(name, "error").inc()
+        child(CACHE, name, "error").inc()
         with self._lock:
             if time.monotonic() >= self._down_until:
                 log.warning("redis unavailable (%s): serving without cache for %.0f s", exc, self._retry_after_s)
@@ -49,7 +49,7 @@ class _Backoff:
 
 
 def _counted(name: str, raw: bytes | None) -> Any | None:
-    CACHE.labels(name, "hit" if raw is not None else "miss").inc()
+    child(CACHE, name, "hit" if raw is not None else "miss").inc()
     return json.loads(raw) if raw is not None else None
 
 
@@ -73,7 +73,7 @@ class Cache:
     def get_json(self, name: str, key: str) -> Any | None:
         client = self._usable()
         if client is None:
-            CACHE.labels(name, "bypass").inc()
+            child(CACHE, name, "bypass").inc()
             return None
         try:
             raw = client.get(f"{self._prefix}{name}:{key}")
@@ -135,7 +135,7 @@ class AsyncCache:
     async def get_json(self, name: str, key: str) -> Any | None:
         client = self._usable()
         if client is None:
-            CACHE.labels(name, "bypass").inc()
+            child(CACHE, name, "bypass").inc()
             return None
         try:
             raw = await client.get(f"{self._prefix}{name}:{key}")

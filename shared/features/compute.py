@@ -52,11 +52,8 @@ def _form_means(entries: Iterable[FormEntry]) -> tuple[float, float, float]:
     if not entries:
         return NAN, NAN, NAN
     count = len(entries)
-    return (
-        sum(e[0] for e in entries) / count,
-        sum(e[1] for e in entries) / count,
-        sum(e[2] for e in entries) / count,
-    )
+    goals_for, goals_against, points = zip(*entries, strict=True)
+    return sum(goals_for) / count, sum(goals_against) / count, sum(points) / count
 
 
 def _rest_days(state: TeamState, kickoff: datetime, params: FeatureParams) -> float:

@@ -19,7 +19,7 @@ from shared.db.match_join import MatchJoin
 from shared.db.models import Competition, Match, Odds, OddsKind, Season
 from shared.features.market import Prices, choose_pre_match
 from shared.features.state import TEAM_STATE_KEY, FeatureState, online_features
-from shared.metrics import CACHE, PREDICTIONS
+from shared.metrics import CACHE, PREDICTIONS, child
 from shared.prediction_log import PredictionLogWriter
 from shared.serving.champion import ChampionModel, LoadedModel
 from shared.serving.schemas import ModelRef, PredictRequest, PredictResponse, Probabilities
@@ -208,7 +208,7 @@ class PredictService:
         key = f"{model.name}:{model.version}:{fingerprint(features)}"
         with self._remembered_lock:
             remembered = self._remembered.get(key)
-        CACHE.labels(PREDICTION_IN_MEMORY, "hit" if remembered is not None else "miss").inc()
+        child(CACHE, PREDICTION_IN_MEMORY, "hit" if remembered is not None else "miss").inc()
         return PreparedPrediction(started, match, state, features, model, key, remembered)
 
     def predict(self, request: PredictRequest) -> PredictResponse:
@@ -247,7 +247,7 @@ class PredictService:
 
     def _respond(self, prepared: PreparedPrediction, probabilities: list[float], cached: bool) -> PredictResponse:
         match, model = prepared.match, prepared.model
-        PREDICTIONS.labels(self.function, OUTCOMES[max(range(3), key=probabilities.__getitem__)]).inc()
+        child(PREDICTIONS, self.function, OUTCOMES[max(range(3), key=probabilities.__getitem__)]).inc()
         response = PredictResponse(
             match_id=match.match_id,
             home_team=match.home_team,

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.metrics import LATENCY, REQUESTS, exposition
+from shared.metrics import LATENCY, REQUESTS, child, exposition
 from shared.web.spec import FunctionSpec
 
 log = logging.getLogger("time2bet.http")
@@ -70,8 +70,8 @@ class RequestMetrics:
         finally:
             route = _route_template(self.routes_of, scope)  # after routing: the scope names the route
             if route != "/metrics":
-                REQUESTS.labels(self.function, route, scope["method"], str(status)).inc()
-                LATENCY.labels(self.function, route).observe(time.perf_counter() - started)
+                child(REQUESTS, self.function, route, scope["method"], str(status)).inc()
+                child(LATENCY, self.function, route).observe(time.perf_counter() - started)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
