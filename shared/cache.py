@@ -170,7 +170,8 @@ class AsyncCache:
         try:
             await pipeline.execute()
         except REDIS_ERRORS as exc:
-            self._backoff.failed(next(iter(queued.values()))[0], exc)
+            for name in {name for name, _encoded, _ttl_s in queued.values()}:
+                self._backoff.failed(name, exc)
 
     async def aclose(self) -> None:
         """Write what is queued and close the connections (on the loop that opened them)."""
