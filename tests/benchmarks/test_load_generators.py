@@ -18,7 +18,7 @@ class Recorder(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the generators expect
     received: list[int] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_POST(self) -> None:
         number = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["number"]
         self.received.append(number)
         status = 503 if number == REJECTED else 200
