@@ -104,6 +104,15 @@ class Cache:
             return 0
 
 
+_Read = tuple[str, str, "asyncio.Future[Any | None]"]  # cache name, full key, where the value goes
+
+
+def _answer(reads: list[_Read], values: list[Any | None]) -> None:
+    for (_name, _key, answer), value in zip(reads, values, strict=True):
+        if not answer.done():  # a request that went away cancelled its future
+            answer.set_result(value)
+
+
 class AsyncCache:
     """The same cache for an event loop. redis.asyncio connections belong to the loop that opened
     them, so the client is made on first use in a loop and `aclose()` ends it with that loop."""
@@ -118,7 +127,8 @@ class AsyncCache:
         self._write_delay_s = write_delay_s
         self._queued: dict[str, tuple[str, str, int]] = {}  # key -> (cache name, JSON, TTL)
         self._flush_timer: asyncio.TimerHandle | None = None
-        self._writes: set[asyncio.Task[None]] = set()
+        self._reads: list[_Read] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def _usable(self) -> redis.asyncio.Redis | None:
         if self._url is None or not self._backoff.up():
@@ -129,20 +139,43 @@ class AsyncCache:
                 self._url, socket_timeout=self._timeout_s, socket_connect_timeout=self._timeout_s
             )
             self._loop = loop
-            self._flush_timer, self._queued = None, {}  # a timer of a loop that ended never fires
+            # timers and reads of a loop that ended never complete
+            self._flush_timer, self._queued, self._reads = None, {}, []
         return self._client
 
     async def get_json(self, name: str, key: str) -> Any | None:
-        client = self._usable()
-        if client is None:
+        """Reads asked for in one turn of the loop (concurrent requests) go to Redis as one MGET."""
+        if self._usable() is None:
             child(CACHE, name, "bypass").inc()
             return None
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Any | None] = loop.create_future()
+        self._reads.append((name, f"{self._prefix}{name}:{key}", answer))
+        if len(self._reads) == 1:
+            loop.call_soon(self._read_batch)  # after the other requests this turn has started
+        return await answer
+
+    def _read_batch(self) -> None:
+        reads, self._reads = self._reads, []
+        client = self._usable()
+        if client is None:  # Redis failed since these were asked for
+            _answer(reads, [None] * len(reads))
+            return
+        self._track(asyncio.get_running_loop().create_task(self._mget(client, reads)))
+
+    async def _mget(self, client: redis.asyncio.Redis, reads: list[_Read]) -> None:
         try:
-            raw = await client.get(f"{self._prefix}{name}:{key}")
+            values = await client.mget([key for _name, key, _answer in reads])
         except REDIS_ERRORS as exc:
-            self._backoff.failed(name, exc)
-            return None
-        return _counted(name, raw)
+            for name in {name for name, _key, _answer in reads}:
+                self._backoff.failed(name, exc)
+            _answer(reads, [None] * len(reads))
+        else:
+            _answer(reads, [_counted(name, raw) for (name, _key, _answer), raw in zip(reads, values, strict=True)])
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
 
     def set_json_later(self, name: str, key: str, value: Any, ttl_s: int) -> None:
         """Queue a write: the caller has its answer already. Writes queued within `write_delay_s`
@@ -159,9 +192,7 @@ class AsyncCache:
         queued, self._queued = self._queued, {}
         if client is None or not queued:
             return
-        task = asyncio.get_running_loop().create_task(self._write(client, queued))
-        self._writes.add(task)  # the loop keeps only weak references to tasks
-        task.add_done_callback(self._writes.discard)
+        self._track(asyncio.get_running_loop().create_task(self._write(client, queued)))
 
     async def _write(self, client: redis.asyncio.Redis, queued: dict[str, tuple[str, str, int]]) -> None:
         pipeline = client.pipeline(transaction=False)
@@ -178,8 +209,8 @@ class AsyncCache:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush()
-        if self._writes:
-            await asyncio.wait(set(self._writes), timeout=self._timeout_s * 2)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self._timeout_s * 2)
         if self._client is not None:
             await self._client.aclose()
             self._client, self._loop = None, None

@@ -47,3 +47,27 @@ def test_redis_down_is_a_counted_miss_then_bypassed(configure) -> None:
     assert asyncio.run(scenario()) == (None, None)
     assert counted("probe-down", "error") == errors + 1
     assert counted("probe-down", "bypass") == bypassed + 1
+
+
+def test_reads_of_one_loop_turn_are_one_mget(configure, redis_url: str, redis_prefix: str) -> None:
+    import redis
+
+    configure(REDIS_URL=redis_url, REDIS_KEY_PREFIX=redis_prefix)
+    for n in range(4):
+        get_cache().set_json("probe", f"k{n}", n, ttl_s=60)
+    server = redis.Redis.from_url(redis_url)
+
+    def mget_calls() -> int:
+        return server.info("commandstats").get("cmdstat_mget", {}).get("calls", 0)
+
+    cache = AsyncCache(get_settings())
+
+    async def scenario() -> list[object]:
+        try:
+            return await asyncio.gather(*(cache.get_json("probe", f"k{n}") for n in (3, 0, 9, 1)))
+        finally:
+            await cache.aclose()
+
+    before = mget_calls()
+    assert asyncio.run(scenario()) == [3, 0, None, 1]  # each caller gets its own key's value
+    assert mget_calls() == before + 1
