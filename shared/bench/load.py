@@ -156,10 +156,15 @@ def _wrk(load: Load, bodies_path: Path, first: int, seconds: float) -> dict[str,
     return {**json.loads(figures[-1]), "bodies": count}
 
 
+GENERATORS: dict[str, LoadGenerator] = {"wrk": run_wrk, "aiohttp": run_aiohttp}
+
+
 def choose_generator(name: str) -> tuple[str, LoadGenerator]:
-    """`auto` is wrk where installed, else aiohttp."""
+    """`auto` is wrk where installed, else aiohttp. ValueError says what to pass instead."""
     if name == "auto":
         name = "wrk" if wrk_available() else "aiohttp"
+    if name not in GENERATORS:
+        raise ValueError(f"unknown loader {name!r}: use wrk, aiohttp or auto")
     if name == "wrk" and not wrk_available():
-        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk); use --loader aiohttp")
-    return name, {"wrk": run_wrk, "aiohttp": run_aiohttp}[name]
+        raise ValueError("wrk is not installed (Debian: apt-get install wrk); use --loader aiohttp")
+    return name, GENERATORS[name]

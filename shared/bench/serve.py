@@ -125,8 +125,8 @@ def bench_serve_command(
     plan = Plan.choose(quick, seconds)
     try:
         load = Loader(*choose_generator(loader.lower()))
-    except (RuntimeError, KeyError) as exc:
-        raise typer.BadParameter(str(exc) if isinstance(exc, RuntimeError) else f"unknown loader {loader}") from None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--loader") from None
     report = ServeBenchReport(quick=quick, redis=find_redis(), loader=load.name)
     with data_dir(work_dir) as root, _progress() as progress:
         logs = root / "logs"

@@ -129,3 +129,22 @@ def log_row(n: int) -> dict:
 def count_rows(engine) -> int:
     with engine.connect() as connection:
         return connection.scalar(select(func.count()).select_from(PredictionLog))
+
+
+def test_concurrent_first_requests_share_one_service(configure) -> None:
+    """Worker threads asking for the service at once get one instance, so one log writer process
+    (without the lock in predict_service, eight threads built several)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from shared.serving.runtime import predict_service
+
+    configure()
+    start_together = Barrier(8)
+
+    def first_request(_n: int) -> int:
+        start_together.wait()
+        return id(predict_service())
+
+    with ThreadPoolExecutor(8) as pool:
+        assert len(set(pool.map(first_request, range(8)))) == 1
