@@ -1,4 +1,4 @@
-"""Strict offline validation of manifests against upstream CRD schemas (see /work/shared/schemas/README.md).
+"""Strict offline validation of manifests against upstream CRD schemas (vendored in tests/schemas/, see its README).
 
 Strict = every object schema with `properties` that is not `x-kubernetes-preserve-unknown-fields`
 gets `additionalProperties: false`, so a misspelt field fails instead of being pruned by the API
@@ -9,6 +9,7 @@ Reused by the Service, Argo and ModelBinding manifest tests.
 from __future__ import annotations
 
 import copy
+import gzip
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -17,9 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from tests.services import SHARED_KIT
-
-SCHEMAS = SHARED_KIT / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 # (apiVersion, kind) -> CRD file under SCHEMAS
 CRD_FILES: dict[tuple[str, str], str] = {
@@ -59,6 +58,13 @@ def strict(schema: Any) -> Any:
     return result
 
 
+def read_schema(path: Path) -> str:
+    """A vendored schema's text; the large ones are stored gzip-compressed beside the name."""
+    if path.exists():
+        return path.read_text()
+    return gzip.decompress(path.with_name(path.name + ".gz").read_bytes()).decode("utf-8")
+
+
 def _crd_schema(crd: dict[str, Any], version: str) -> dict[str, Any]:
     for entry in crd["spec"]["versions"]:
         if entry["name"] == version:
@@ -73,7 +79,7 @@ def validator_for(api_version: str, kind: str) -> jsonschema.Draft7Validator:
     except KeyError:
         raise KeyError(f"no CRD schema known for {api_version} {kind}") from None
     # The Argo CRDs are megabytes of YAML: the libyaml loader reads them ~10x faster.
-    loaded = yaml.load_all(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    loaded = yaml.load_all(read_schema(path), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     crd = next(doc for doc in loaded if doc and doc.get("kind") == "CustomResourceDefinition")
     schema = _crd_schema(crd, api_version.rsplit("/", 1)[-1])
     schema["properties"].pop("status", None)  # manifests never carry status

@@ -11,17 +11,12 @@ import yaml
 from shared.events.contract import EVENT_TYPES, INTENDED_TYPE_EXTENSION
 from shared.events.routing import PARALLELISM_ANNOTATION, PING_EVENT_TYPE, load_routing
 from tests.platform.crd_validation import CRD_FILES, SCHEMAS, documents, errors
-from tests.services import REPO, require
+from tests.services import REPO
 
 KNATIVE = REPO / "knative"
 FUNCTIONS = REPO / "functions"
 # Services the routing table may name before their function folder exists; shrink as they land.
 PLANNED_FUNCTIONS = {"scrape", "cache-ops", "infer", "batch-features", "batch-score", "dead-letter"}
-
-
-@pytest.fixture(autouse=True)
-def _schemas_present() -> None:
-    require(SCHEMAS.is_dir(), f"the upstream schemas {SCHEMAS} are not beside the repo")
 
 
 def manifest_files() -> list[Path]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from shared.web.local import discover_functions
 from shared.web.manifests import render_all
-from tests.platform.crd_validation import SCHEMAS, errors
-from tests.services import REPO, require
+from tests.platform.crd_validation import errors
+from tests.services import REPO
 
 SERVICES = REPO / "knative" / "base" / "services"
 
@@ -23,12 +22,6 @@ def test_committed_service_manifests_match_the_specs() -> None:
         assert yaml.safe_load(committed[name]) == yaml.safe_load(text), f"{name} is stale: run `t2b manifests`"
 
 
-@pytest.fixture
-def schemas() -> None:
-    require(SCHEMAS.is_dir(), f"the upstream schemas {SCHEMAS} are not beside the repo")
-
-
-@pytest.mark.usefixtures("schemas")
 def test_every_service_validates_strictly_against_the_knative_crd() -> None:
     for path in sorted(SERVICES.glob("*.yaml")):
         if path.name == "kustomization.yaml":
@@ -39,7 +32,6 @@ def test_every_service_validates_strictly_against_the_knative_crd() -> None:
         assert annotations["autoscaling.knative.dev/min-scale"] == "0"  # scale to zero
 
 
-@pytest.mark.usefixtures("schemas")
 def test_a_typo_in_a_service_is_rejected(tmp_path: Path) -> None:
     document = yaml.safe_load((SERVICES / "predict.yaml").read_text())
     document["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
