@@ -16,13 +16,12 @@ import logging
 import struct
 import threading
 import time
-from functools import lru_cache
 from typing import Any
 
 import redis
 import redis.asyncio
 
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.metrics import CACHE, child
 
 log = logging.getLogger("time2bet.cache")
@@ -91,6 +90,10 @@ class Cache:
         except REDIS_ERRORS as exc:
             self._backoff.failed(name, exc)
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
     def delete_prefix(self, name: str) -> int:
         """Drop every key of one cache (e.g. predictions after new results); 0 when Redis is away."""
         client = self._usable()
@@ -119,9 +122,9 @@ class AsyncCache:
 
     def __init__(self, settings: Settings, write_delay_s: float = 0.05) -> None:
         self._url = settings.redis_url
-        self._timeout_s = settings.redis_socket_timeout_s
+        self._timeout_s = settings.redis_socket_timeout_seconds
         self._prefix = settings.redis_key_prefix
-        self._backoff = _Backoff(settings.redis_retry_after_s)
+        self._backoff = _Backoff(settings.redis_retry_after_seconds)
         self._client: redis.asyncio.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._write_delay_s = write_delay_s
@@ -229,13 +232,8 @@ def cache_from_settings(settings: Settings) -> Cache:
     if settings.redis_url:
         client = redis.Redis.from_url(
             settings.redis_url,
-            socket_timeout=settings.redis_socket_timeout_s,
-            socket_connect_timeout=settings.redis_socket_timeout_s,
+            socket_timeout=settings.redis_socket_timeout_seconds,
+            socket_connect_timeout=settings.redis_socket_timeout_seconds,
             health_check_interval=30,
         )
-    return Cache(client, settings.redis_key_prefix, settings.redis_retry_after_s)
-
-
-@lru_cache(maxsize=1)
-def get_cache() -> Cache:
-    return cache_from_settings(get_settings())
+    return Cache(client, settings.redis_key_prefix, settings.redis_retry_after_seconds)

@@ -7,12 +7,14 @@ Each partition is written as one whole object, so a re-export replaces it atomic
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 
 from shared.db.match_join import MatchJoin
 from shared.db.models import Competition, Match, Odds, Season
@@ -90,12 +92,7 @@ def matches_table(engine: Engine) -> pa.Table:
         Match.attendance,
         Match.updated_at,
     ).order_by(Match.kickoff_utc, Match.id)
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in MATCH_SCHEMA]
-    status_index = MATCH_SCHEMA.get_field_index("status")
-    columns[status_index] = [str(s.value) for s in columns[status_index]]
-    return pa.table([pa.array(c, type=f.type) for c, f in zip(columns, MATCH_SCHEMA, strict=True)], schema=MATCH_SCHEMA)
+    return _arrow_table(engine, query, MATCH_SCHEMA, enum_column="status")
 
 
 def odds_table(engine: Engine) -> pa.Table:
@@ -106,12 +103,17 @@ def odds_table(engine: Engine) -> pa.Table:
         .join(Competition, Season.competition_id == Competition.id)
         .order_by(Odds.match_id, Odds.bookmaker, Odds.kind)
     )
+    return _arrow_table(engine, query, ODDS_SCHEMA, enum_column="kind")
+
+
+def _arrow_table(engine: Engine, query: Select[Any], schema: pa.Schema, enum_column: str) -> pa.Table:
+    """The query's rows as columns of `schema`; `enum_column` holds enum members, written as their values."""
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in ODDS_SCHEMA]
-    kind_index = ODDS_SCHEMA.get_field_index("kind")
-    columns[kind_index] = [str(k.value) for k in columns[kind_index]]
-    return pa.table([pa.array(c, type=f.type) for c, f in zip(columns, ODDS_SCHEMA, strict=True)], schema=ODDS_SCHEMA)
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    enum_index = schema.get_field_index(enum_column)
+    columns[enum_index] = [str(member.value) for member in columns[enum_index]]
+    return pa.table([pa.array(c, type=f.type) for c, f in zip(columns, schema, strict=True)], schema=schema)
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:
@@ -134,10 +136,13 @@ def write_partitions(store: ObjectStore, dataset: str, table: pa.Table) -> list[
     return exported
 
 
-def export_store(engine: Engine, store: ObjectStore) -> list[ExportedObject]:
-    return write_partitions(store, "matches", matches_table(engine)) + write_partitions(
-        store, "odds", odds_table(engine)
-    )
+def export_store(engine: Engine, store: ObjectStore, leagues: Collection[str] = ()) -> list[ExportedObject]:
+    """Every league's partitions, or only those of `leagues` (football-data codes)."""
+    tables = {"matches": matches_table(engine), "odds": odds_table(engine)}
+    if leagues:
+        chosen = pa.array(sorted(leagues), pa.string())
+        tables = {name: table.filter(pc.is_in(table["league"], value_set=chosen)) for name, table in tables.items()}
+    return [exported for name, table in tables.items() for exported in write_partitions(store, name, table)]
 
 
 def read_dataset(store: ObjectStore, dataset: str) -> pa.Table:

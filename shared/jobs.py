@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import redis
@@ -33,8 +32,10 @@ from rq.results import Result
 from rq.serializers import JSONSerializer
 
 from shared.clock import utcnow
-from shared.config import get_settings
+from shared.config import Settings
 from shared.events.contract import (
+    PREDICTION_COMPLETED,
+    PREDICTION_REQUESTED,
     Envelope,
     EventData,
     InvalidEvent,
@@ -48,10 +49,8 @@ from shared.serving.schemas import PredictRequest, PredictResponse
 from shared.tasks.handler import RetryLater
 
 if TYPE_CHECKING:
-    from shared.serving.predict import PredictService
+    from shared.serving.dataplane import DataPlane
 
-PREDICTION_REQUESTED = "io.time2bet.prediction.requested"
-PREDICTION_COMPLETED = "io.time2bet.prediction.completed"
 STATUS_ROUTE = "/monitoring/task_status/{task_id}"
 # What rq tooling lists as the job's function: the infer function performs it, on its event.
 PERFORMED_BY = "functions.infer.main.handle"
@@ -62,7 +61,9 @@ REDIS_TIMEOUT_SECONDS = 2.0
 Status = Literal["queued", "started", "finished", "failed"]
 
 JOBS = _metric(
-    Counter, "t2b_async_jobs", "Async prediction jobs entering a state (queued again after a retryable failure)",
+    Counter,
+    "t2b_async_jobs",
+    "Async prediction jobs entering a state (queued again after a retryable failure)",
     ("state",),
 )
 
@@ -108,6 +109,8 @@ class JobStore(Protocol):
 
     def fail(self, task_id: str, reason: str) -> None: ...
 
+    def close(self) -> None: ...
+
 
 # --- rq ----------------------------------------------------------------------------------------
 
@@ -148,7 +151,10 @@ class RqJobStore:
             status = job.get_status(refresh=False)
             latest = job.latest_result() if status in (JobStatus.FINISHED, JobStatus.FAILED) else None
         state = JobState(
-            task_id=task_id, status="queued", enqueued_at=job.enqueued_at, started_at=job.started_at,
+            task_id=task_id,
+            status="queued",
+            enqueued_at=job.enqueued_at,
+            started_at=job.started_at,
             ended_at=job.ended_at,
         )
         if status == JobStatus.FINISHED and latest is not None:
@@ -180,8 +186,12 @@ class RqJobStore:
         with self._redis_errors(), self._connection.pipeline() as pipeline:
             job = self._end(task_id, JobStatus.FINISHED, pipeline)
             Result.create(
-                job, Result.Type.SUCCESSFUL, self._ttl_s, return_value=result.model_dump(mode="json"),
-                worker_name=WORKER_NAME, pipeline=pipeline,
+                job,
+                Result.Type.SUCCESSFUL,
+                self._ttl_s,
+                return_value=result.model_dump(mode="json"),
+                worker_name=WORKER_NAME,
+                pipeline=pipeline,
             )
             job.finished_job_registry.add(job, self._ttl_s, pipeline=pipeline)
             pipeline.execute()
@@ -192,6 +202,9 @@ class RqJobStore:
             Result.create_failure(job, self._ttl_s, exc_string=reason, worker_name=WORKER_NAME, pipeline=pipeline)
             job.failed_job_registry.add(job, ttl=self._ttl_s, exc_string=reason, pipeline=pipeline)
             pipeline.execute()
+
+    def close(self) -> None:
+        self._connection.close()
 
     def _end(self, task_id: str, status: JobStatus, pipeline: redis.client.Pipeline) -> Job:
         """Out of the queue and the started registry, in its final status, kept for the TTL from now."""
@@ -251,6 +264,9 @@ class LocalJobStore:
     def fail(self, task_id: str, reason: str) -> None:
         self._update(task_id, status="failed", error=reason, ended_at=utcnow())
 
+    def close(self) -> None:
+        """Nothing to release: the jobs live and die with the process."""
+
     def _update(self, task_id: str, **changes: object) -> None:
         with self._lock:
             self._drop_expired()
@@ -267,15 +283,13 @@ class LocalJobStore:
             del self._jobs[task_id]
 
 
-@lru_cache(maxsize=1)
-def job_store() -> JobStore:
-    settings = get_settings()
+def job_store_from_settings(settings: Settings) -> JobStore:
     if settings.redis_url is None:
-        return LocalJobStore(settings.async_job_ttl_s)
+        return LocalJobStore(settings.async_job_ttl_seconds)
     connection = redis.Redis.from_url(
         settings.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
     )
-    return RqJobStore(connection, f"{settings.redis_key_prefix}predictions", settings.async_job_ttl_s)
+    return RqJobStore(connection, f"{settings.redis_key_prefix}predictions", settings.async_job_ttl_seconds)
 
 
 # --- submitting and running --------------------------------------------------------------------
@@ -294,7 +308,9 @@ def submit_prediction(request: PredictRequest, jobs: JobStore, publisher: Publis
     jobs.create(task_id, request)
     JOBS.labels("queued").inc()
     event = make_event(
-        PREDICTION_REQUESTED, PredictionRequested(job_id=task_id, request=request), source=source,
+        PREDICTION_REQUESTED,
+        PredictionRequested(job_id=task_id, request=request),
+        source=source,
         subject=f"task/{task_id}",
     )
     try:
@@ -307,7 +323,7 @@ def submit_prediction(request: PredictRequest, jobs: JobStore, publisher: Publis
 
 
 def run_prediction(
-    envelope: Envelope[EventData], service: PredictService, jobs: JobStore, publisher: Publisher, source: str
+    envelope: Envelope[EventData], plane: DataPlane, jobs: JobStore, publisher: Publisher, source: str, ttl_s: int
 ) -> str:
     """infer's work on a prediction.requested event: the job's outcome, as the task handler's outcome label.
 
@@ -321,14 +337,12 @@ def run_prediction(
     try:
         jobs.start(task_id)
     except UnknownJob:
-        raise InvalidEvent(
-            f"no job {task_id!r}: never created, or expired (jobs are kept {get_settings().async_job_ttl_s} s)"
-        ) from None
+        raise InvalidEvent(f"no job {task_id!r}: never created, or expired (jobs are kept {ttl_s} s)") from None
     except JobStoreUnavailable as error:
         raise RetryLater(str(error)) from error
     JOBS.labels("started").inc()
     try:
-        return _predict_and_record(envelope.data, service, jobs, publisher, source)
+        return _predict_and_record(envelope.data, plane, jobs, publisher, source)
     except Exception:
         # With Redis away the job stays started until the event's retry starts it again.
         with suppress(JobStoreUnavailable):
@@ -338,12 +352,12 @@ def run_prediction(
 
 
 def _predict_and_record(
-    data: PredictionRequested, service: PredictService, jobs: JobStore, publisher: Publisher, source: str
+    data: PredictionRequested, plane: DataPlane, jobs: JobStore, publisher: Publisher, source: str
 ) -> str:
-    from shared.serving.runtime import as_http_error  # the ML stack: only infer, not predict-async, loads it
+    from shared.serving.dataplane import as_http_error  # the ML stack: only infer, not predict-async, loads it
 
     try:
-        response = service.predict(data.request)
+        response = plane.predict(data.request)
     except Exception as error:
         answer = as_http_error(error)  # re-raises what sync /predict would answer 500 to
         if answer.status_code >= 500:

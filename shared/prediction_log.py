@@ -2,12 +2,13 @@
 
 Requests add rows to a list; every `handoff_rows` rows (and every flush interval) the list goes on
 a bounded queue to a child process that writes them in batches. A writer thread in the serving
-process was measured to double the p99 of POST /predict: each batch insert holds the GIL for
-milliseconds while requests wait. The child has its own interpreter. Handing rows over one by one
-cost ~200 µs of the serving process's CPU per request (a pickle, a pipe write and a wake-up each);
-in lists, pickle shares the keys and the pipe is written once per list. If the store is down or
+process would hold the GIL through each batch insert while requests wait (the tail latency `t2b
+bench serve` prints); the child has its own interpreter. Rows go over in lists, not one by one:
+each hand-over costs the serving process a pickle, a pipe write and a wake-up, and in a list pickle
+shares the keys and the pipe is written once. If the store is down or
 the queue is full, rows are counted as dropped rather than slowing requests: the log serves
-monitoring, the answer to the caller comes first.
+monitoring, the answer to the caller comes first. On PostgreSQL the child creates the day partitions
+its rows need (today's and tomorrow's ahead, shared/prediction_log_partitions.py) before inserting.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import multiprocessing
 import queue
 import threading
 import time
+from datetime import UTC, date
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
@@ -134,6 +136,7 @@ def _write_rows(
     from shared.db.session import engine_for, transaction
 
     engine = engine_for(database_url)
+    partitions = _DayPartitions(engine)
     stopping = False
     while not stopping:
         try:
@@ -156,6 +159,7 @@ def _write_rows(
                 break
         if batch:
             try:
+                partitions.ensure_for(batch)
                 with transaction(engine) as session:
                     session.execute(insert(PredictionLog), batch)
             except Exception as exc:
@@ -163,3 +167,22 @@ def _write_rows(
                 with dropped.get_lock():
                     dropped.value += len(batch)
     engine.dispose()
+
+
+class _DayPartitions:
+    """The days whose partitions this writer knows exist; the store is asked only when a new day appears."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._known: set[date] = set()
+
+    def ensure_for(self, rows: list[dict[str, Any]]) -> None:
+        from shared.prediction_log_partitions import days_ahead, ensure_partitions
+
+        days = {row["served_at"].astimezone(UTC).date() for row in rows}
+        if days <= self._known:
+            return
+        wanted = days | set(days_ahead(max(days)))
+        with self._engine.begin() as connection:
+            ensure_partitions(connection, wanted)
+        self._known |= wanted

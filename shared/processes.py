@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,6 +11,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def beside_python(program: str) -> str:
+    """The console script `program` of this interpreter's environment (else the one on PATH)."""
+    beside = Path(sys.executable).with_name(program)
+    found = str(beside) if beside.is_file() else shutil.which(program)
+    if found is None:
+        raise FileNotFoundError(f"{program} is not installed in {Path(sys.executable).parent}")
+    return found
 
 
 def listening(host: str, port: int, timeout: float = 0.5) -> bool:

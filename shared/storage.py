@@ -10,7 +10,6 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
@@ -126,6 +125,7 @@ def store_from_settings(settings: Settings) -> ObjectStore:
     return LocalObjectStore(settings.resolved_objects_dir)
 
 
-@lru_cache(maxsize=1)
 def get_store() -> ObjectStore:
+    """A store for a command, from the settings as the environment says now (one client per call:
+    a command keeps the one it got; a long-lived process has `Services.store`)."""
     return store_from_settings(get_settings())

@@ -1,46 +1,54 @@
 """Fixtures for the real services: PostgreSQL, Redis, RabbitMQ and an S3 server (moto).
 
 Each test gets its own PostgreSQL database, Redis key prefix, RabbitMQ vhost and S3 bucket, and
-they are removed afterwards. Settings are process-wide caches, so `configure` resets them.
+they are removed afterwards. `configure` sets the environment; a test's functions work on `Services`
+built from it (`make_services`, `client_for`), one set per test, closed afterwards.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from shared.config import get_settings
 from shared.db import migrate
 from shared.db.session import engine_for
-from shared.storage import get_store
+from shared.services import Services
+from shared.web.deps import get_services
 from tests.mlflow_fixtures import mlflow_server  # noqa: F401 (shared with every test package)
-from tests.services import SHARED_KIT, free_port, listening, python_bin, require, start_process, stop_process
+from tests.prepared import PreparedData
+from tests.services import (
+    REPO,
+    SHARED_KIT,
+    free_port,
+    listening,
+    python_bin,
+    require,
+    s3_environment,
+    start_moto,
+    stop_process,
+)
+
+# MLflow's telemetry thread sets and unsets an environment variable while urllib (the MLflow REST client's
+# proxy lookup) iterates os.environ: a KeyError fails a request now and then. There is no network here
+# for it anyway; child processes inherit the setting.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 FOOTBALL_DATA = SHARED_KIT / "data" / "football-data"
 
 
-def reset_caches() -> None:
-    from shared.cache import get_cache
-    from shared.events.publisher import get_publisher
-    from shared.jobs import job_store
-    from shared.serving import runtime
-
-    if get_publisher.cache_info().currsize:
-        get_publisher().close()
-    for factory in (get_settings, get_store, get_cache, get_publisher, job_store):
-        factory.cache_clear()
-    runtime.reset()
-
-
 @pytest.fixture
 def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., None]:
-    """Set environment variables for the settings object and drop every cached client."""
+    """Set environment variables for the settings object (embedded defaults under tmp_path otherwise)."""
     monkeypatch.setenv("T2B_DATA_DIR", str(tmp_path / "var"))
     for name in ("DATABASE_URL", "S3_ENDPOINT", "MLFLOW_TRACKING_URI", "REDIS_URL", "AMQP_URL", "SELENOID_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -48,11 +56,45 @@ def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., 
     def apply(**env: str) -> None:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        reset_caches()
 
-    reset_caches()
-    yield apply
-    reset_caches()
+    return apply
+
+
+@pytest.fixture
+def make_services(configure: Callable[..., None]) -> Iterator[Callable[[], Services]]:
+    """`make_services()`: Services from the environment as configured at the call, closed after the test.
+    A test process hosts many functions, so none tunes the interpreter (predict's collector settings)."""
+    built: list[Services] = []
+
+    def make() -> Services:
+        built.append(Services.from_environment(shares_interpreter=True))
+        return built[-1]
+
+    yield make
+    for services in reversed(built):
+        services.close()
+
+
+@pytest.fixture
+def client_for(make_services: Callable[[], Services]) -> Iterator[Callable[..., TestClient]]:
+    """`client_for(app)`: a TestClient of a function app whose `get_services` dependency is overridden
+    with the test's Services (built at the first call; pass `services=` to choose); overrides are
+    removed after the test."""
+    shared: list[Services] = []
+    apps: list[FastAPI] = []
+
+    def client(app: FastAPI, services: Services | None = None, **options: Any) -> TestClient:
+        if services is None:
+            if not shared:
+                shared.append(make_services())
+            services = shared[0]
+        app.dependency_overrides[get_services] = lambda: services
+        apps.append(app)
+        return TestClient(app, **options)
+
+    yield client
+    for app in apps:
+        app.dependency_overrides.pop(get_services, None)
 
 
 @pytest.fixture
@@ -78,7 +120,6 @@ def pg_url() -> Iterator[str]:
     migrate.upgrade(url)
     yield url
     engine_for(url).dispose()
-    engine_for.cache_clear()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -101,14 +142,15 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    """Redis on loopback; the test's keys live under its own prefix (REDIS_KEY_PREFIX) and are removed."""
+def redis_url(redis_prefix: str) -> Iterator[str]:
+    """Redis on loopback; the test's keys live under its own prefix (REDIS_KEY_PREFIX) and only those are
+    removed: another run on the same server (a second checkout, a benchmark) keeps its keys."""
     require(listening("127.0.0.1", 6379), "Redis is not listening on 127.0.0.1:6379")
     import redis
 
     yield "redis://127.0.0.1:6379/0"
     client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    for key in client.scan_iter(match="t2b-test-*"):
+    for key in client.scan_iter(match=f"{redis_prefix}*"):
         client.delete(key)
 
 
@@ -142,7 +184,7 @@ def amqp_url() -> Iterator[str]:
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    process = start_process([python_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], port, log)
+    process = start_moto(port, log)
     yield f"http://127.0.0.1:{port}"
     stop_process(process)
 
@@ -150,10 +192,31 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def s3_settings(s3_endpoint: str) -> dict[str, str]:
     """Environment for the settings object pointing at a fresh bucket on the test S3 server."""
-    return {
-        "S3_ENDPOINT": s3_endpoint,
-        "S3_ACCESS_KEY": "testing",
-        "S3_SECRET_KEY": "testing",
-        "S3_BUCKET": f"t2b-test-{uuid.uuid4().hex[:8]}",
-        "S3_REGION": "us-east-1",
-    }
+    return s3_environment(s3_endpoint)
+
+
+# --- the main job, once per session -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prepared_data(tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
+    """`t2b demo --no-serve` once for the whole suite (the main job test, the runtime, the UI and the
+    real-Prometheus tests read it): migrate, import, export, train, promote a champion, batch-score."""
+    data_dir = tmp_path_factory.mktemp("main-job") / "var"
+    prepared = PreparedData(data_dir, f"outcome-{uuid.uuid4().hex[:8]}", demo_output="")
+    result = subprocess.run(
+        [python_bin("t2b"), "demo", "--no-serve"],
+        cwd=REPO,
+        env=prepared.env(COLUMNS="200"),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return PreparedData(data_dir, prepared.model_name, demo_output=result.stdout)
+
+
+@pytest.fixture
+def writable_data(prepared_data: PreparedData, tmp_path: Path) -> PreparedData:
+    """The main job's data directory, copied for a test that writes to it (imports, scrapes, batch scores)."""
+    return prepared_data.writable_copy(tmp_path)

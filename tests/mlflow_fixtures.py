@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.services import free_port, python_bin, start_process, stop_process
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`mlflow server` on loopback with a SQLite backend store; yields its tracking URI."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
+def start_mlflow(root: Path, port: int) -> subprocess.Popen:
+    """`mlflow server` on 127.0.0.1:`port` with its SQLite backend store and artifacts under `root`: started
+    again on the same root and port, it serves the same registry."""
     args = [
         python_bin("mlflow"),
         "server",
@@ -29,6 +29,16 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--workers",
         "1",
     ]
-    process = start_process(args, port, root / "mlflow.log", timeout=90.0)
+    # No job runner (the platform runs no MLflow jobs): its huey consumer outlives a SIGTERM to the server
+    # as an orphan, whereas without it terminating the server's PID stops the server and its uvicorn child.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    return start_process(args, port, root / "mlflow.log", env=env, timeout=90.0)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's MLflow server on loopback; yields its tracking URI."""
+    port = free_port()
+    process = start_mlflow(tmp_path_factory.mktemp("mlflow-server"), port)
     yield f"http://127.0.0.1:{port}"
     stop_process(process)

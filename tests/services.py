@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +35,27 @@ def require(condition: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"required service unavailable in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def start_moto(port: int, log: Path) -> subprocess.Popen:
+    """moto's standalone S3 server on 127.0.0.1:`port` (it keeps its buckets in memory: a restart is empty)."""
+    return start_process([python_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], port, log)
+
+
+def s3_environment(endpoint: str, secret_key: str = "testing") -> dict[str, str]:
+    """Environment for the settings object pointing at a fresh bucket on the S3 server at `endpoint`."""
+    return {
+        "S3_ENDPOINT": endpoint,
+        "S3_ACCESS_KEY": "testing",
+        "S3_SECRET_KEY": secret_key,
+        "S3_BUCKET": f"t2b-test-{uuid.uuid4().hex[:8]}",
+        "S3_REGION": "us-east-1",
+    }
+
+
+def eventually(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll `condition` until it holds; fail saying `what` was expected once `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
+        time.sleep(0.1)

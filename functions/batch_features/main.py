@@ -3,9 +3,10 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.tasks.batch import FEATURES_REQUESTED, handle_features_event
-from shared.tasks.handler import install_http_handlers, typed_task
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.events.contract import FEATURES_REQUESTED
+from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
+from shared.tasks.batch import handle_features_event
+from shared.tasks.handler import app_services, install_http_handlers, typed_task
 
 SPEC = FunctionSpec(
     name="batch-features",
@@ -16,7 +17,9 @@ SPEC = FunctionSpec(
     event_types=[FEATURES_REQUESTED],
     resources=Resources(cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"),
     # one rebuild at a time: each rewrites the same objects (the Trigger's parallelism is 1 too)
-    scaling=Scaling(min_scale=0, max_scale=1, target_concurrency=1),
+    scaling=Scaling(min_scale=0, max_scale=1, target_concurrency=1, container_concurrency=1),
+    triggers=Triggers(parallelism=1),  # one rebuild at a time
+    timeout_seconds=600,
 )
 
 task = typed_task(SPEC.name, handle_features_event)
@@ -25,4 +28,4 @@ install_http_handlers()
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event)
+    task(event, app_services())

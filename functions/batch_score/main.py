@@ -3,20 +3,25 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.tasks.batch import SCORING_REQUESTED, handle_scoring_event
-from shared.tasks.handler import install_http_handlers, typed_task
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
+from shared.tasks.batch import SCORING_EVENT_TYPES, handle_scoring_event
+from shared.tasks.handler import app_services, install_http_handlers, typed_task
 
 SPEC = FunctionSpec(
     name="batch-score",
     kind="event",
-    description="Batch-scores a day with the champion model: predictions/batch parquet and the latest pointer.",
+    description=(
+        "Batch-scores a day with the champion model (predictions/batch parquet and the latest pointer); "
+        "re-scores on match-day news."
+    ),
     queue="ml",
     requirements="ml",
-    event_types=[SCORING_REQUESTED],
+    event_types=list(SCORING_EVENT_TYPES),  # a day's batch, and re-scoring on match-day news
     resources=Resources(cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"),
     # one batch at a time: each moves the same latest pointer (the Trigger's parallelism is 1 too)
-    scaling=Scaling(min_scale=0, max_scale=1, target_concurrency=1),
+    scaling=Scaling(min_scale=0, max_scale=1, target_concurrency=1, container_concurrency=1),
+    triggers=Triggers(parallelism=1),  # one batch at a time
+    timeout_seconds=600,
 )
 
 task = typed_task(SPEC.name, handle_scoring_event)
@@ -25,4 +30,4 @@ install_http_handlers()
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event)
+    task(event, app_services())

@@ -3,9 +3,9 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
 from shared.tasks.cache_ops import EVENT_TYPES, handle_cache_event
-from shared.tasks.handler import install_http_handlers, typed_task
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.tasks.handler import app_services, install_http_handlers, typed_task
 
 SPEC = FunctionSpec(
     name="cache-ops",
@@ -16,6 +16,7 @@ SPEC = FunctionSpec(
     event_types=list(EVENT_TYPES),
     resources=Resources(cpu="100m", memory="128Mi", cpu_limit="500m", memory_limit="256Mi"),
     scaling=Scaling(min_scale=0, max_scale=5, target_concurrency=50),
+    triggers=Triggers(parallelism=10),
 )
 
 task = typed_task(SPEC.name, handle_cache_event)
@@ -24,4 +25,4 @@ install_http_handlers()
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event)
+    task(event, app_services())

@@ -5,9 +5,9 @@ from cloudevents.http import CloudEvent
 
 from shared.events.contract import EVENT_TYPES
 from shared.events.routing import PING_EVENT_TYPE
+from shared.function_spec import FunctionSpec, Resources, Scaling
 from shared.tasks.dead_letter import cloudevent_attributes, handle_dead_letter
-from shared.tasks.handler import EventTask, install_http_handlers
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.tasks.handler import EventTask, app_services, install_http_handlers
 
 SPEC = FunctionSpec(
     name="dead-letter",
@@ -26,4 +26,4 @@ install_http_handlers()
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event)
+    task(event, app_services())

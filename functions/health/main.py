@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response, status
 
 from shared.config import Settings
+from shared.function_spec import FunctionSpec
 from shared.queries.readiness import Liveness, Readiness, readiness
 from shared.web.app import create_function_app
 from shared.web.deps import settings
-from shared.web.spec import FunctionSpec
 
 SPEC = FunctionSpec(
     name="health",

@@ -3,12 +3,11 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.events.contract import Envelope, EventData
-from shared.events.publisher import get_publisher
-from shared.jobs import PREDICTION_REQUESTED, job_store, run_prediction
-from shared.serving.runtime import predict_service
-from shared.tasks.handler import install_http_handlers, typed_task
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.events.contract import PREDICTION_REQUESTED, Envelope, EventData
+from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
+from shared.jobs import run_prediction
+from shared.services import Services
+from shared.tasks.handler import app_services, install_http_handlers, typed_task
 
 SPEC = FunctionSpec(
     name="infer",
@@ -18,12 +17,20 @@ SPEC = FunctionSpec(
     event_types=[PREDICTION_REQUESTED],
     requirements="ml",
     resources=Resources(cpu="500m", memory="512Mi", cpu_limit="1", memory_limit="1Gi"),
-    scaling=Scaling(min_scale=0, max_scale=10, target_concurrency=10),  # the Trigger's parallelism
+    scaling=Scaling(min_scale=0, max_scale=10, target_concurrency=10, container_concurrency=10),  # Trigger parallelism
+    triggers=Triggers(parallelism=10),
 )
 
 
-def infer(envelope: Envelope[EventData]) -> str:
-    return run_prediction(envelope, predict_service(), job_store(), get_publisher(), source=f"/{SPEC.name}")
+def infer(envelope: Envelope[EventData], services: Services) -> str:
+    return run_prediction(
+        envelope,
+        services.predictions,
+        services.job_store,
+        services.publisher,
+        source=f"/{SPEC.name}",
+        ttl_s=services.settings.async_job_ttl_seconds,
+    )
 
 
 task = typed_task(SPEC.name, infer)
@@ -32,4 +39,4 @@ install_http_handlers()
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event)
+    task(event, app_services())

@@ -1,18 +1,15 @@
 """POST /predict: home/draw/away probabilities from the champion model, synchronously."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from shared.serving.runtime import (
-    as_http_error,
-    predict_service,
-    prediction_lifespan,
-    service_built,
-    settle_heap,
-)
+from shared.function_spec import READINESS_PATH, FunctionSpec, Resources, Scaling
+from shared.services import Services
+from shared.serving.dataplane import data_plane
 from shared.serving.schemas import PredictRequest, PredictResponse
 from shared.web.app import create_function_app
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.web.deps import get_services
 
 SPEC = FunctionSpec(
     name="predict",
@@ -29,23 +26,18 @@ router = APIRouter()
 
 
 @router.post("/predict", response_model=PredictResponse, responses={404: {}, 422: {}, 503: {}})
-async def predict(request: PredictRequest) -> Response:
-    """Warm requests by team names run on the event loop (CPU work and an awaited Redis lookup: a
-    thread hop would cost more than the work); the rest may wait on the database, object storage
-    or MLflow and run on a worker thread."""
-    # the first call builds the process's clients and starts the log writer: off the loop
-    service = predict_service() if service_built() else await run_in_threadpool(predict_service)
-    try:
-        if service.answers_in_memory(request):
-            settle_heap()  # the first time everything is loaded
-            answer = await service.predict_on_loop(request)
-        else:
-            answer = await run_in_threadpool(service.predict, request)
-    except Exception as exc:
-        raise as_http_error(exc) from exc
-    # Serialised by pydantic-core in one step; FastAPI's response_model path would validate the
-    # model it was just given once more.
-    return Response(answer.model_dump_json(), media_type="application/json")
+async def predict(request: PredictRequest, services: Services = Depends(get_services)) -> Response:
+    """Home/draw/away probabilities; failures are answered by the app factory's handlers."""
+    # One dependency level (each costs the hot path a resolution), and serialised by pydantic-core in
+    # one step: FastAPI's response_model path would validate the model it was just given once more.
+    plane = await data_plane(services)
+    return Response((await plane.answer(request)).model_dump_json(), media_type="application/json")
 
 
-app = create_function_app(SPEC, [router], lifespan=prediction_lifespan)
+@router.get(READINESS_PATH, summary="Readiness: with MODEL_VERSION set, 503 and the reason until it loads")
+async def ready(services: Services = Depends(get_services)) -> JSONResponse:
+    is_ready, body = await run_in_threadpool((await data_plane(services)).readiness)
+    return JSONResponse(body, status_code=200 if is_ready else 503)
+
+
+app = create_function_app(SPEC, [router])

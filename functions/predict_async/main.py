@@ -1,12 +1,14 @@
 """POST /predict/async: queue a prediction, answer 202 with the task id; the infer function computes it."""
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 
-from shared.events.publisher import BrokerUnavailable, get_publisher
-from shared.jobs import JobStoreUnavailable, TaskAccepted, job_store, submit_prediction
+from shared.events.publisher import BrokerUnavailable
+from shared.function_spec import FunctionSpec, Resources, Scaling
+from shared.jobs import JobStoreUnavailable, TaskAccepted, submit_prediction
+from shared.services import Services
 from shared.serving.schemas import PredictRequest
 from shared.web.app import create_function_app
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.web.deps import get_services
 
 SPEC = FunctionSpec(
     name="predict-async",
@@ -23,9 +25,11 @@ router = APIRouter()
 
 
 @router.post("/predict/async", status_code=202, response_model=TaskAccepted, responses={422: {}, 503: {}})
-def predict_async(request: PredictRequest, response: Response) -> TaskAccepted:
+def predict_async(
+    request: PredictRequest, response: Response, services: Services = Depends(get_services)
+) -> TaskAccepted:
     try:
-        accepted = submit_prediction(request, job_store(), get_publisher(), source=f"/{SPEC.name}")
+        accepted = submit_prediction(request, services.job_store, services.publisher, source=f"/{SPEC.name}")
     except (JobStoreUnavailable, BrokerUnavailable) as exc:
         raise HTTPException(503, f"cannot queue the prediction now: {exc}", headers={"Retry-After": "30"}) from exc
     response.headers["Location"] = accepted.status_url

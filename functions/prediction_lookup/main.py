@@ -1,14 +1,12 @@
 """GET /predict/{match_id}: the precomputed answer from the latest batch scoring."""
 
-from functools import lru_cache
-
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from shared.config import get_settings
+from shared.function_spec import FunctionSpec
+from shared.services import Services
 from shared.serving.batch_lookup import BatchPrediction, BatchPredictions, BatchUnavailable, NotInBatch
-from shared.storage import get_store
 from shared.web.app import create_function_app
-from shared.web.spec import FunctionSpec
+from shared.web.deps import get_services
 
 SPEC = FunctionSpec(
     name="prediction-lookup",
@@ -22,9 +20,8 @@ SPEC = FunctionSpec(
 router = APIRouter()
 
 
-@lru_cache(maxsize=1)
-def batch_predictions() -> BatchPredictions:
-    return BatchPredictions(get_store(), get_settings().model_refresh_interval_s)
+def batch_predictions(services: Services = Depends(get_services)) -> BatchPredictions:
+    return services.batch_predictions
 
 
 @router.get("/predict/{match_id}", response_model=BatchPrediction, responses={404: {}, 503: {}})

@@ -3,21 +3,23 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared.events.routing import PING_EVENT_TYPE
-from shared.tasks.handler import install_http_handlers, typed_task
-from shared.tasks.scrape import SCRAPE_REQUESTED, handle_scrape_event
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.events.contract import SCRAPE_REQUESTED
+from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
+from shared.tasks.handler import app_services, install_http_handlers, typed_task
+from shared.tasks.scrape import handle_scrape_event
 
 SPEC = FunctionSpec(
     name="scrape",
     kind="event",
     description="Scrapes one WhoScored league-season into the store through the remote browser.",
     queue="api",
-    event_types=[SCRAPE_REQUESTED, PING_EVENT_TYPE],  # the ping carries t2beventtype=scrape.requested
+    event_types=[SCRAPE_REQUESTED],
     requirements="scrape",
     resources=Resources(cpu="250m", memory="256Mi", cpu_limit="1", memory_limit="512Mi"),
     # one scrape at a time: the sources rate-limit us (the Trigger's parallelism is 1 too)
-    scaling=Scaling(min_scale=0, max_scale=1, target_concurrency=1),
+    scaling=Scaling(min_scale=0, max_scale=1, target_concurrency=1, container_concurrency=1),
+    triggers=Triggers(parallelism=1, on_schedule=True),  # also the PingSource's scheduled scrapes
+    timeout_seconds=600,  # a league-season is dozens of rate-limited pages
 )
 
 task = typed_task(SPEC.name, handle_scrape_event)
@@ -26,4 +28,4 @@ install_http_handlers()
 
 @functions_framework.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event)
+    task(event, app_services())

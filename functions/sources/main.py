@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
+from shared.function_spec import FunctionSpec
 from shared.queries.sources import SourcesResponse, data_sources
 from shared.web.app import create_function_app
 from shared.web.deps import db_session
-from shared.web.spec import FunctionSpec
 
 SPEC = FunctionSpec(
     name="sources",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy.orm import Session
 
-from shared.queries.api import error_responses, league_code
+from shared.function_spec import FunctionSpec
+from shared.queries.api import error_responses, league_code, season_code
 from shared.queries.standings import NotFound, StandingsResponse, league_tables
 from shared.web.app import create_function_app
 from shared.web.deps import db_session
-from shared.web.spec import FunctionSpec
 
 SPEC = FunctionSpec(
     name="stats",
@@ -30,12 +30,7 @@ router = APIRouter(tags=["stats"])
 )
 def get_stats(
     league: str | None = Depends(league_code),
-    season: str | None = Query(
-        default=None,
-        pattern=r"^\d{4}-\d{4}$",
-        description="e.g. 2021-2022; default: each league's latest",
-        examples=["2021-2022"],
-    ),
+    season: str | None = Depends(season_code),
     form: int = Query(default=5, ge=1, le=38, description="how many recent results the form string shows"),
     session: Session = Depends(db_session),
 ) -> StandingsResponse:

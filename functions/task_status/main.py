@@ -1,11 +1,12 @@
 """GET /monitoring/task_status/{task_id}: an async prediction's state, result or failure reason."""
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
-from shared.config import get_settings
-from shared.jobs import STATUS_ROUTE, JobState, JobStoreUnavailable, job_store
+from shared.function_spec import FunctionSpec, Resources, Scaling
+from shared.jobs import STATUS_ROUTE, JobState, JobStoreUnavailable
+from shared.services import Services
 from shared.web.app import create_function_app
-from shared.web.spec import FunctionSpec, Resources, Scaling
+from shared.web.deps import get_services
 
 SPEC = FunctionSpec(
     name="task-status",
@@ -22,13 +23,13 @@ router = APIRouter()
 
 
 @router.get(STATUS_ROUTE, response_model=JobState, responses={404: {}, 503: {}})
-def task_status(task_id: str) -> JobState:
+def task_status(task_id: str, services: Services = Depends(get_services)) -> JobState:
     try:
-        state = job_store().get(task_id)
+        state = services.job_store.get(task_id)
     except JobStoreUnavailable as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from exc
     if state is None:
-        kept = get_settings().async_job_ttl_s
+        kept = services.settings.async_job_ttl_seconds
         raise HTTPException(404, f"no task {task_id!r}: unknown, or expired (tasks are kept {kept} s)")
     return state
 

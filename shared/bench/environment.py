@@ -39,12 +39,7 @@ def find_redis() -> str | None:
 
 
 def use_embedded_defaults(data_dir: Path, redis_url: str | None, redis_prefix: str) -> None:
-    """Point this process (and so every server it starts) at `data_dir`, then drop cached clients."""
-    from shared.cache import get_cache
-    from shared.config import get_settings
-    from shared.serving import runtime
-    from shared.storage import get_store
-
+    """Point this process (and so every server it starts) at `data_dir`."""
     for name in BACKEND_VARIABLES:
         os.environ.pop(name, None)
     os.environ["T2B_DATA_DIR"] = str(data_dir)
@@ -53,10 +48,6 @@ def use_embedded_defaults(data_dir: Path, redis_url: str | None, redis_prefix: s
         os.environ["REDIS_URL"] = redis_url
     else:
         os.environ.pop("REDIS_URL", None)
-    get_settings.cache_clear()
-    get_store.cache_clear()
-    get_cache.cache_clear()
-    runtime.reset()
 
 
 def prepare(data_dir: Path, redis_url: str | None, notify: Callable[[str], None]) -> Fixture:
@@ -71,12 +62,13 @@ def prepare(data_dir: Path, redis_url: str | None, notify: Callable[[str], None]
     prefix = f"t2b-bench-{uuid.uuid4().hex[:8]}:"
     use_embedded_defaults(data_dir, redis_url, prefix)
     migrate.upgrade()
+    engine = get_engine()
     for path in discover([DEMO_DATA]):
-        result = import_file(get_engine(), path)
+        result = import_file(engine, path)
         if not result.ok:
             raise RuntimeError(f"demo data rejected: {result.errors[0]}")
         notify(f"imported {path.name}")
-    run_ml_demo(get_engine(), get_store(), notify)
+    run_ml_demo(engine, get_store(), notify)
     settings = get_settings()
     pairs, kickoff = _team_pairs()
     return Fixture(data_dir, redis_url, prefix, settings.model_name, _champion_version(), pairs, kickoff)

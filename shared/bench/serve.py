@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import numpy as np
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shared.bench import functions, mlserver
@@ -24,8 +23,8 @@ from shared.bench.environment import Fixture, drop_redis_keys, find_redis, prepa
 from shared.bench.load import Body, Load, LoadGenerator, LoadResult, choose_generator
 from shared.bench.model_loading import compare_loading
 from shared.bench.report import ServeBenchReport, WarmRow
-
-console = Console()
+from shared.cli.console import console, progress
+from shared.cli.errors import CommandError, ExitCode
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def bench_serve_command(
     try:
         load = Loader(*choose_generator(loader.lower()))
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--loader") from None
+        raise CommandError(f"--loader: {exc}", ExitCode.BAD_INPUT) from None
     report = ServeBenchReport(quick=quick, redis=find_redis(), loader=load.name)
     with data_dir(work_dir) as root, _progress() as progress:
         logs = root / "logs"
@@ -144,8 +143,6 @@ def bench_serve_command(
             if fixture.redis_url:
                 drop_redis_keys(fixture.redis_url, fixture.redis_prefix)
     report.finish()
-    if not console.is_terminal:
-        console.width = max(console.width, 132)  # keep logged tables readable
     report.print(console)
     if json_path is not None:
         report.write_json(json_path)
@@ -153,13 +150,12 @@ def bench_serve_command(
 
 
 def _progress() -> Progress:
-    return Progress(
+    return progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
         transient=True,
     )
 
@@ -216,7 +212,7 @@ def _measure_functions(
 
 
 def _measure_memory(report: ServeBenchReport, predict_body: dict[str, Any], logs: Path, progress: Progress) -> None:
-    from shared.web.local import discover_functions
+    from shared.runtime.functions import discover_functions
 
     http = [f for f in discover_functions() if f.spec.kind == "http"]
     task = progress.add_task("RSS per HTTP function", total=len(http))

@@ -6,18 +6,17 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
+from shared.cli.console import console, error_console, progress
+from shared.cli.errors import CommandError, ExitCode
+from shared.competitions import KNOWN_COMPETITIONS
 from shared.db import migrate
 from shared.db.session import get_engine
 from shared.export import ExportedObject, export_store
-from shared.ingest.football_data import FileResult, discover, import_file
+from shared.ingest.football_data import discover, import_file
+from shared.ingest.football_data_store import FileResult
 from shared.storage import get_store
-
-console = Console()
-err_console = Console(stderr=True)
 
 db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Load outside data into the store.", no_args_is_help=True)
@@ -31,21 +30,21 @@ def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to 
     console.print(f"store at [bold]{get_engine().url.render_as_string(hide_password=True)}[/bold] is at {revision}")
 
 
-def import_paths(paths: list[Path], quiet: bool = False) -> list[FileResult]:
+def import_paths(paths: list[Path]) -> list[FileResult]:
     """Import every CSV under `paths`, one transaction per file, with a progress bar."""
     files = discover(paths)
     missing = [p for p in paths if not p.exists()]
     if missing:
-        raise typer.BadParameter(f"no such file or folder: {', '.join(map(str, missing))}")
+        raise CommandError(f"no such file or folder: {', '.join(map(str, missing))}", ExitCode.BAD_INPUT)
     engine = get_engine()
     migrate.upgrade()
     results = []
-    with Progress(console=console, transient=True, disable=quiet) as progress:
-        task = progress.add_task("importing football-data", total=len(files))
+    with progress(transient=True) as bar:
+        task = bar.add_task("importing football-data", total=len(files))
         for path in files:
-            progress.update(task, description=f"importing {path.parent.name}/{path.name}")
+            bar.update(task, description=f"importing {path.parent.name}/{path.name}")
             results.append(import_file(engine, path))
-            progress.advance(task)
+            bar.advance(task)
     return results
 
 
@@ -74,9 +73,9 @@ def ingest_football_data(
     failed = [r for r in results if not r.ok]
     for result in failed:
         for error in result.errors:
-            err_console.print(error, highlight=False, soft_wrap=True)
+            error_console.print(error, markup=False)
     if failed:
-        raise typer.Exit(1)
+        raise CommandError(f"{len(failed)} of {len(results)} files rejected")
 
 
 def print_exports(exported: list[ExportedObject]) -> None:
@@ -89,9 +88,20 @@ def print_exports(exported: list[ExportedObject]) -> None:
     console.print(table)
 
 
-def export_command() -> None:
+def export_command(
+    leagues: str = typer.Option(
+        "", help="Only these leagues, comma-separated football-data codes (E0,SP1); all when empty."
+    ),
+) -> None:
     """Write parquet snapshots of matches and odds, partitioned by league and season."""
-    exported = export_store(get_engine(), get_store())
+    chosen = {code.strip().upper() for code in leagues.split(",") if code.strip()}
+    unknown = sorted(chosen - KNOWN_COMPETITIONS.keys())
+    if unknown:
+        known = ", ".join(sorted(KNOWN_COMPETITIONS))
+        raise CommandError(
+            f"--leagues: unknown league code(s) {', '.join(unknown)}; known: {known}", ExitCode.BAD_INPUT
+        )
+    exported = export_store(get_engine(), get_store(), chosen)
     print_exports(exported)
     console.print(f"{len(exported)} objects written")
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import typer
-from rich.console import Console
 from rich.markdown import Markdown
 
+from shared.cli.console import console
 from shared.cli.data import import_paths, print_exports
 from shared.cli.errors import CommandError
+from shared.cli.ui import ui_url
 from shared.config import Settings, get_settings
 from shared.db.session import get_engine
 from shared.export import export_store
@@ -22,8 +23,6 @@ from shared.serving.batch_lookup import LATEST_POINTER
 from shared.storage import get_store
 
 DEMO_DATA = Path(__file__).resolve().parents[2] / "data" / "demo" / "football-data"
-
-console = Console()
 
 
 def demo_command(
@@ -71,7 +70,12 @@ def example_calls(settings: Settings) -> str:
             f"  curl -s {base}/predict/{first['match_id']}",
             f"  curl -s '{base}/stats?league=E0'",
             f"  curl -s {base}/sources",
+            f"  curl -s '{base}/teams?league=E0&q=man'",
+            f"  curl -s '{base}/fixtures?league=E0&date_from=2022-01-01&date_to=2022-01-31'",
+            f"  curl -s {base}/model/card",
             f"  curl -s {base}/health/ready",
             f"  curl -s {base}/metrics | grep t2b_",
+            f"Web app (another terminal): t2b ui  ->  {ui_url()}  (Predict, Fixtures, Async batch, Tables, Model, "
+            "Status)",
         ]
     )

@@ -9,7 +9,7 @@ import uvicorn
 
 from shared.config import get_settings
 
-REPO = Path(__file__).resolve().parents[2]
+KNATIVE_BASE = Path(__file__).resolve().parents[2] / "knative" / "base"
 
 
 def serve_command(
@@ -19,7 +19,7 @@ def serve_command(
     """Serve all HTTP functions for development; in production each is its own Knative Service."""
     settings = get_settings()
     uvicorn.run(
-        "shared.web.local:create_local_server",
+        "shared.runtime.functions:create_local_server",
         factory=True,
         host=host or settings.serve_host,
         port=port or settings.serve_port,
@@ -28,11 +28,18 @@ def serve_command(
 
 
 def manifests_command(
-    folder: Path = typer.Option(REPO / "knative" / "base" / "services", help="Where the Service manifests go."),
+    folder: Path = typer.Option(KNATIVE_BASE / "services", help="Where the Service manifests go."),
+    triggers: Path = typer.Option(KNATIVE_BASE / "eventing" / "triggers.yaml", help="Where the Triggers go."),
 ) -> None:
-    """Render one Knative Service per function from its SPEC."""
-    from shared.web.local import discover_functions
+    """Render one Knative Service per function, and the event functions' Triggers, from their SPECs."""
+    from shared.events.routing import load_routing
+    from shared.events.triggers import render_triggers
+    from shared.runtime.functions import discover_functions
     from shared.web.manifests import write_all
 
-    for path in write_all([f.spec for f in discover_functions()], folder):
+    specs = [f.spec for f in discover_functions()]
+    triggers.write_text(render_triggers(specs))
+    typer.echo(triggers)
+    # the Services name their senders: the Triggers just written, beside the Brokers
+    for path in write_all(specs, folder, load_routing(triggers.parent)):
         typer.echo(path)

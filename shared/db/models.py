@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from shared.db.feature_vector import CompactFeatures
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -229,7 +231,10 @@ class IngestRun(Base):
 
 
 class PredictionLog(Base):
-    """What was served: inputs, model version, probabilities. The drift report and live evaluation read it."""
+    """What was served: inputs, model version, probabilities. The drift report and live evaluation read it.
+
+    On PostgreSQL the table is partitioned by day of `served_at` (primary key: id, served_at; migration
+    0006, shared/prediction_log_maintenance.py); SQLite keeps one table."""
 
     __tablename__ = "prediction_log"
 
@@ -245,7 +250,7 @@ class PredictionLog(Base):
     p_home: Mapped[float] = mapped_column(Float)
     p_draw: Mapped[float] = mapped_column(Float)
     p_away: Mapped[float] = mapped_column(Float)
-    features: Mapped[dict] = mapped_column(JSON)
+    features: Mapped[dict] = mapped_column(CompactFeatures)  # a positional vector: shared/db/feature_vector.py
     cached: Mapped[bool] = mapped_column(Boolean)
     latency_ms: Mapped[float] = mapped_column(Float)
 
@@ -267,3 +272,107 @@ class DeadLetter(Base):
     trigger: Mapped[str | None] = mapped_column(String(128))  # t2btrigger
     event: Mapped[dict] = mapped_column(JSON)  # the whole event in structured-mode JSON
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PredictionSettlement(Base):
+    """A logged pre-kickoff prediction scored once its match finished, beside the pre-kickoff market
+    on the same match: one row per model version and match (its last prediction before kick-off)."""
+
+    __tablename__ = "prediction_settlements"
+    __table_args__ = (UniqueConstraint("model_name", "model_version", "match_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(32), index=True)
+    match_id: Mapped[int] = mapped_column(BigInteger, index=True)  # no FK, like the prediction log
+    prediction_id: Mapped[int] = mapped_column(BigInteger)
+    kickoff_utc: Mapped[datetime] = mapped_column(index=True)
+    outcome: Mapped[int] = mapped_column(Integer)  # 0 home, 1 draw, 2 away
+    p_home: Mapped[float] = mapped_column(Float)
+    p_draw: Mapped[float] = mapped_column(Float)
+    p_away: Mapped[float] = mapped_column(Float)
+    rps: Mapped[float] = mapped_column(Float)
+    log_loss: Mapped[float] = mapped_column(Float)
+    # The de-vigged pre-kickoff prices of the same match; null when no bookmaker quoted all three.
+    market_bookmaker: Mapped[str | None] = mapped_column(String(16))
+    market_rps: Mapped[float | None] = mapped_column(Float)
+    market_log_loss: Mapped[float | None] = mapped_column(Float)
+    settled_at: Mapped[datetime]
+
+
+class WorkflowRun(Base):
+    """One finished Argo workflow (or local run of one), as its exit handler's event reported it."""
+
+    __tablename__ = "workflow_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(256), unique=True)  # Argo's run name: one row per run
+    pipeline: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # Succeeded | Failed | Error
+    failed_step: Mapped[str | None] = mapped_column(String(256))
+    message: Mapped[str | None] = mapped_column(Text)
+    duration_s: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[datetime] = mapped_column(index=True)
+    event_id: Mapped[str] = mapped_column(String(256))
+
+
+class LiveStateColumns:
+    """A live state as read from WhoScored's match centre: the current row and the history share it."""
+
+    status: Mapped[MatchStatus] = mapped_column(_enum(MatchStatus, "match_status"))
+    minute: Mapped[str | None] = mapped_column(String(16))  # "10", "45+2", "HT", "FT"
+    home_goals: Mapped[int | None] = mapped_column(Integer)
+    away_goals: Mapped[int | None] = mapped_column(Integer)
+    home_red_cards: Mapped[int] = mapped_column(Integer)
+    away_red_cards: Mapped[int] = mapped_column(Integer)
+    event_count: Mapped[int] = mapped_column(Integer)  # the match centre's event list (kept in the object store)
+
+
+class MatchLive(LiveStateColumns, Base):
+    """A match's live state as the match-day tick last read it from WhoScored's match centre: one row per
+    match, overwritten in place; `fetched_at` is the last read, `changed_at` the last read that differed."""
+
+    __tablename__ = "match_live"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), unique=True)
+    fetched_at: Mapped[datetime]
+    changed_at: Mapped[datetime]
+
+
+class MatchLiveSnapshot(LiveStateColumns, Base):
+    """Every distinct live state read, with the time it was first read: the in-play history. `change`
+    names what a reader of scores cares about (status, score, red_cards) or is null for a minute tick;
+    `published_at` is set once its match.updated event is out (null + change = still to publish)."""
+
+    __tablename__ = "match_live_snapshots"
+    __table_args__ = (UniqueConstraint("match_id", "state_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    state_key: Mapped[str] = mapped_column(String(128))
+    fetched_at: Mapped[datetime] = mapped_column(index=True)
+    change: Mapped[str | None] = mapped_column(String(64))
+    published_at: Mapped[datetime | None]
+
+
+class MatchPreviewFetch(Base):
+    """One version of a match's WhoScored preview (predicted XI, formations, missing players): a new row
+    when a fetch differs from the match's latest version, else that row's `last_fetched_at` and
+    `fetch_count` move. What was known at time t is the latest row with first_fetched_at <= t."""
+
+    __tablename__ = "match_previews"
+    __table_args__ = (UniqueConstraint("match_id", "first_fetched_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_fetched_at: Mapped[datetime] = mapped_column(index=True)
+    last_fetched_at: Mapped[datetime]
+    fetch_count: Mapped[int] = mapped_column(Integer)
+    home_formation: Mapped[str | None] = mapped_column(String(16))
+    away_formation: Mapped[str | None] = mapped_column(String(16))
+    lineups: Mapped[dict] = mapped_column(JSON)  # {"home": [{player_id, name}], "away": [...]}
+    missing: Mapped[dict] = mapped_column(JSON)  # {"home": [{player_id, name, reason, status, rating}], ...}
+    change: Mapped[str | None] = mapped_column(String(128))  # what differs from the previous version
+    published_at: Mapped[datetime | None]

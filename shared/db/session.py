@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.config import get_settings, normalise_database_url
 
 
-@lru_cache(maxsize=8)
-def engine_for(url: str, echo: bool = False) -> Engine:
+def new_engine(url: str, echo: bool = False) -> Engine:
+    """An engine of its own, for an owner that disposes of it (shared.services.Services)."""
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -23,6 +23,12 @@ def engine_for(url: str, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str, echo: bool = False) -> Engine:
+    """One engine per URL for the commands of a process (the CLI, migrations, tests on a URL)."""
+    return new_engine(url, echo)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -8,13 +8,13 @@ keys are the headers exchange binding arguments, so Trigger filters match on the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from cloudevents.http import CloudEvent
 
 from shared.events.contract import InvalidEvent
-from shared.events.http import to_binary
 
 HEADER_PREFIXES = ("cloudEvents_", "cloudEvents:")
 PUBLISH_PREFIX = HEADER_PREFIXES[0]
@@ -26,13 +26,22 @@ def header_key(attribute: str) -> str:
 
 
 def to_amqp(event: CloudEvent) -> tuple[dict[str, str], str | None, bytes]:
-    """(headers, content type, body) of the event in binary mode."""
-    http_headers, body = to_binary(event)
-    content_type = http_headers.pop("content-type", None)
-    headers = {
-        header_key(key[len(HTTP_PREFIX) :]): value for key, value in http_headers.items() if key.startswith(HTTP_PREFIX)
-    }
-    return headers, content_type, body
+    """(headers, content type, body) of the event in binary mode.
+
+    Written straight from the attributes, as the SDK's binary HTTP marshaller would (data JSON-encoded
+    unless bytes): that marshaller costs more per event than the publish itself.
+    """
+    headers: dict[str, str] = {}
+    content_type = None
+    for key, value in event.get_attributes().items():
+        if key == "datacontenttype":
+            content_type = value
+        elif value is not None:
+            headers[header_key(key)] = value
+    data = event.get_data()
+    if data is None:
+        return headers, content_type, b""
+    return headers, content_type, data if isinstance(data, bytes) else json.dumps(data).encode()
 
 
 def attributes_from_amqp(headers: Mapping[str, Any] | None) -> dict[str, str]:

@@ -64,7 +64,9 @@ class EventData(BaseModel):
 
 
 class ScrapeRequested(EventData):
-    league: League
+    # No league: every configured league (MATCHDAY_LEAGUES, else every league mapped to WhoScored), the
+    # daily fixture scrape's request, so the scrape and the match-day tick read the same list.
+    league: League | None = None
     season: Season | None = None
     source: Literal["whoscored", "football-data"] = "whoscored"
 
@@ -124,6 +126,50 @@ class ModelPromoted(EventData):
     previous_version: str | None = None
 
 
+class WorkflowFinished(EventData):
+    """An Argo workflow (or its local run) ended; published by its exit handler."""
+
+    workflow: str = Field(min_length=1, description="the run's name, e.g. etl-x7k2p")
+    pipeline: str = Field(min_length=1, description="the WorkflowTemplate it ran: etl, training, ...")
+    status: Literal["Succeeded", "Failed", "Error"]
+    failed_step: str | None = None
+    message: str | None = None
+    duration_s: float = Field(ge=0)
+
+
+class MatchdayRequested(EventData):
+    """One match-day tick (the PingSource's ping stands for it): read what is due in the match windows."""
+
+    leagues: list[League] = Field(default_factory=list, description="empty: the configured leagues")
+
+
+class MatchUpdated(EventData):
+    """A match's status, score or red cards changed on WhoScored's match centre (not a mere minute tick)."""
+
+    match_id: int = Field(ge=1, description="the store's match id")
+    league: League
+    season: Season
+    status: Literal["scheduled", "live", "finished", "postponed", "cancelled"]
+    minute: str | None = None
+    home_goals: int | None = Field(default=None, ge=0)
+    away_goals: int | None = Field(default=None, ge=0)
+    home_red_cards: int = Field(default=0, ge=0)
+    away_red_cards: int = Field(default=0, ge=0)
+    changed: list[Literal["status", "score", "red_cards"]] = Field(min_length=1)
+    fetched_at: datetime
+
+
+class PreviewUpdated(EventData):
+    """A new version of a match's preview (predicted line-ups, formations, missing players) was read."""
+
+    match_id: int = Field(ge=1, description="the store's match id")
+    league: League
+    season: Season
+    kickoff_utc: datetime
+    changed: list[Literal["formations", "lineups", "missing"]] = Field(min_length=1)
+    fetched_at: datetime
+
+
 @dataclass(frozen=True)
 class EventSpec:
     type: str
@@ -135,15 +181,34 @@ def _registry(*specs: EventSpec) -> dict[str, EventSpec]:
     return {spec.type: spec for spec in specs}
 
 
+# The event type names: written here only, everything else imports them.
+TYPE_PREFIX = "io.time2bet."  # every name below starts with it
+SCRAPE_REQUESTED = "io.time2bet.scrape.requested"
+MATCHES_INGESTED = "io.time2bet.matches.ingested"
+CACHE_INVALIDATE = "io.time2bet.cache.invalidate"
+WORKFLOW_FINISHED = "io.time2bet.workflow.finished"
+PREDICTION_REQUESTED = "io.time2bet.prediction.requested"
+PREDICTION_COMPLETED = "io.time2bet.prediction.completed"
+FEATURES_REQUESTED = "io.time2bet.features.requested"
+SCORING_REQUESTED = "io.time2bet.scoring.requested"
+MODEL_PROMOTED = "io.time2bet.model.promoted"
+MATCHDAY_REQUESTED = "io.time2bet.matchday.requested"
+MATCH_UPDATED = "io.time2bet.match.updated"
+PREVIEW_UPDATED = "io.time2bet.preview.updated"
+
 EVENT_TYPES: dict[str, EventSpec] = _registry(
-    EventSpec("io.time2bet.scrape.requested", ScrapeRequested, "api"),
-    EventSpec("io.time2bet.matches.ingested", MatchesIngested, "api"),
-    EventSpec("io.time2bet.cache.invalidate", CacheInvalidate, "api"),
-    EventSpec("io.time2bet.prediction.requested", PredictionRequested, "ml"),
-    EventSpec("io.time2bet.prediction.completed", PredictionCompleted, "ml"),
-    EventSpec("io.time2bet.features.requested", FeaturesRequested, "ml"),
-    EventSpec("io.time2bet.scoring.requested", ScoringRequested, "ml"),
-    EventSpec("io.time2bet.model.promoted", ModelPromoted, "ml"),
+    EventSpec(SCRAPE_REQUESTED, ScrapeRequested, "api"),
+    EventSpec(MATCHES_INGESTED, MatchesIngested, "api"),
+    EventSpec(CACHE_INVALIDATE, CacheInvalidate, "api"),
+    EventSpec(WORKFLOW_FINISHED, WorkflowFinished, "api"),
+    EventSpec(MATCHDAY_REQUESTED, MatchdayRequested, "api"),
+    EventSpec(MATCH_UPDATED, MatchUpdated, "api"),
+    EventSpec(PREVIEW_UPDATED, PreviewUpdated, "api"),
+    EventSpec(PREDICTION_REQUESTED, PredictionRequested, "ml"),
+    EventSpec(PREDICTION_COMPLETED, PredictionCompleted, "ml"),
+    EventSpec(FEATURES_REQUESTED, FeaturesRequested, "ml"),
+    EventSpec(SCORING_REQUESTED, ScoringRequested, "ml"),
+    EventSpec(MODEL_PROMOTED, ModelPromoted, "ml"),
 )
 
 DataT = TypeVar("DataT", bound=EventData)

@@ -1,9 +1,10 @@
 """Publishing an event from a function, whichever runtime it runs in.
 
-`get_publisher()` is one per process: with AMQP_URL the RabbitMQ publisher (the exchanges the
+A process has one (`Services.publisher`): with AMQP_URL the RabbitMQ publisher (the exchanges the
 dispatcher consumes from, declared on first use), without it the in-process bus delivering to the
-event functions of this checkout, routed by the same Trigger manifests. The bus delivers in a
-background thread so an HTTP caller answers without waiting for the handlers.
+event functions the runtime hosts here (`Services.host_event_functions`), routed by the same Trigger
+manifests.
+The bus delivers in a background thread so an HTTP caller answers without waiting for the handlers.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -20,11 +21,12 @@ import pika
 import pika.exceptions
 from cloudevents.http import CloudEvent
 
-from shared.config import get_settings
+from shared.config import Settings
 from shared.events.bus import EventHandler, InProcessBus
 from shared.events.contract import contract_type, spec_for
-from shared.events.rabbitmq import RabbitPublisher, declare_topology
-from shared.events.routing import RoutingTable, load_routing
+from shared.events.dedupe import Deduper
+from shared.events.rabbitmq import CONNECTION_ERRORS, BrokerBlocked, PublishFailed, RabbitPublisher, declare_topology
+from shared.events.routing import DEFAULT_ROUTING_DIR, RoutingTable, load_routing
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ FAIL_FAST_CONNECTION = {"connection_attempts": "1", "retry_delay": "0", "socket_
 # After a failure, refuse at once for this long rather than let every request try to connect again.
 RETRY_AFTER_SECONDS = 2.0
 BACKGROUND_WORKERS = 4
+BROKER_ERRORS = (pika.exceptions.AMQPError, *CONNECTION_ERRORS, OSError, TimeoutError)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -56,10 +59,9 @@ class AmqpPublisher:
     """RabbitPublisher that declares the topology once and turns every broker failure into BrokerUnavailable."""
 
     def __init__(self, amqp_url: str, routing: RoutingTable) -> None:
-        url = fail_fast_url(amqp_url)
-        self._parameters = pika.URLParameters(url)
+        self._parameters = pika.URLParameters(fail_fast_url(amqp_url))
         self._routing = routing
-        self._publisher = RabbitPublisher(url, routing)
+        self._publisher = RabbitPublisher(amqp_url, routing)
         self._declared = False
         self._lock = threading.Lock()
         self._refuse_until = 0.0
@@ -71,12 +73,19 @@ class AmqpPublisher:
         return f"{self._parameters.host}:{self._parameters.port} (vhost {self._parameters.virtual_host})"
 
     def publish(self, event: CloudEvent) -> None:
+        self.publish_many([event])
+
+    def publish_many(self, events: Sequence[CloudEvent]) -> None:
+        """Publish the events together, their confirms awaited as one batch."""
         if time.monotonic() < self._refuse_until:
             raise BrokerUnavailable(self._last_failure)
         try:
             self._declare_once()
-            self._publisher.publish(event)
-        except (pika.exceptions.AMQPError, OSError) as error:
+            self._publisher.publish_many(events)
+        except BrokerBlocked as error:
+            # Flow control is not an outage: no refusal window, the next request may get through.
+            raise BrokerUnavailable(f"RabbitMQ at {self.where} is applying backpressure: {error}") from error
+        except (*BROKER_ERRORS, PublishFailed) as error:
             self._last_failure = f"RabbitMQ at {self.where} unavailable: {type(error).__name__} {error}".strip()
             self._refuse_until = time.monotonic() + RETRY_AFTER_SECONDS
             raise BrokerUnavailable(self._last_failure) from error
@@ -118,17 +127,9 @@ class BackgroundBus:
             log.exception("in-process delivery of event %s (%s) failed", event["id"], event["type"])
 
 
-def event_handlers() -> dict[str, EventHandler]:
-    """Knative Service name → the CloudEvent handler of every event function under functions/."""
-    from shared.web.local import discover_functions  # imports every function: only the in-process bus needs that
-
-    return {f.spec.name: f.module.handle for f in discover_functions() if f.spec.kind == "event"}
-
-
-@lru_cache(maxsize=1)
-def get_publisher() -> Publisher:
-    settings = get_settings()
-    routing = load_routing()
+def publisher_from_settings(settings: Settings, hosted: Mapping[str, EventHandler], deduper: Deduper) -> Publisher:
+    """RabbitMQ with AMQP_URL, else the in-process bus delivering to the `hosted` event functions."""
+    routing = load_routing(settings.events_routing_dir or DEFAULT_ROUTING_DIR)
     if settings.amqp_url:
         return AmqpPublisher(settings.amqp_url, routing)
-    return BackgroundBus(InProcessBus(routing, event_handlers()))
+    return BackgroundBus(InProcessBus(routing, hosted, deduper=deduper, backoff_scale=settings.events_backoff_scale))

@@ -44,6 +44,7 @@ class Delivery:
     backoff_policy: BackoffPolicy = "exponential"
     backoff_delay_seconds: float = 0.0
     dead_letter_service: str | None = None
+    dead_letter_audience: str | None = None  # the OIDC audience a token for the sink must carry
 
     def retry_delays(self, scale: float = 1.0) -> list[float]:
         """Seconds to wait before retry 1..retry, as Knative computes them (delay*2^n or delay*n)."""
@@ -67,6 +68,7 @@ class TriggerRoute:
     subscriber_service: str
     delivery: Delivery
     parallelism: int
+    subscriber_audience: str | None = None  # the OIDC audience a token for the subscriber must carry
 
     def matches(self, attributes: Mapping[str, Any]) -> bool:
         """Every filter attribute must equal the event's (RabbitMQ `x-match: all`); no filter = all."""
@@ -182,6 +184,7 @@ def _trigger(doc: dict[str, Any], brokers: Mapping[str, BrokerRoute]) -> Trigger
         # Knative falls back to the broker's delivery when a Trigger has none.
         delivery=_delivery(delivery, f"Trigger {name}") if delivery else brokers[broker].delivery,
         parallelism=_parallelism(doc, name),
+        subscriber_audience=(spec.get("subscriber") or {}).get("audience"),
     )
 
 
@@ -228,6 +231,7 @@ def _delivery(spec: Mapping[str, Any] | None, where: str) -> Delivery:
         backoff_policy=policy,
         backoff_delay_seconds=parse_duration(spec["backoffDelay"], where) if "backoffDelay" in spec else 0.0,
         dead_letter_service=_service_name(sink, f"{where} deadLetterSink") if sink else None,
+        dead_letter_audience=(sink or {}).get("audience"),
     )
 
 

@@ -40,6 +40,10 @@ FEATURE_NAMES: tuple[str, ...] = (
     "rest_days_diff",
     "season_matches_home",
     "season_matches_away",
+    "odds_rating_home",
+    "odds_rating_away",
+    "odds_home_advantage",
+    "odds_supremacy",
     "market_p_home",
     "market_p_draw",
     "market_p_away",
@@ -63,9 +67,15 @@ def _rest_days(state: TeamState, kickoff: datetime, params: FeatureParams) -> fl
 
 
 def features_for(
-    home: TeamState, away: TeamState, kickoff: datetime, pre_match_odds: Prices | None, params: FeatureParams
+    home: TeamState,
+    away: TeamState,
+    home_advantage: float,
+    kickoff: datetime,
+    pre_match_odds: Prices | None,
+    params: FeatureParams,
 ) -> dict[str, float]:
-    """Features of home v away kicking off at `kickoff`, from the teams' states at that moment.
+    """Features of home v away kicking off at `kickoff`, from the teams' states at that moment and
+    the league's market home advantage.
 
     `pre_match_odds` are pre-kickoff 1X2 prices (never closing prices); None leaves the market
     features missing, which the model handles as such.
@@ -109,6 +119,10 @@ def features_for(
         "rest_days_diff": rest_home - rest_away,
         "season_matches_home": float(home.season_matches),
         "season_matches_away": float(away.season_matches),
+        "odds_rating_home": home.market,
+        "odds_rating_away": away.market,
+        "odds_home_advantage": home_advantage,
+        "odds_supremacy": home.market - away.market + home_advantage,
         "market_p_home": p_home,
         "market_p_draw": p_draw,
         "market_p_away": p_away,

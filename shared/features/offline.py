@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from shared.features.compute import FEATURE_NAMES
-from shared.features.market import CLOSING_BENCHMARK, PRE_MATCH_PREFERENCE, devig
+from shared.features.market import CLOSING_BENCHMARK, PRE_MATCH_PREFERENCE
 from shared.features.params import FeatureParams
 from shared.features.state import FeatureState
 
@@ -41,7 +41,15 @@ ID_COLUMNS = (
     "closing_p_home",
     "closing_p_draw",
     "closing_p_away",
+    "closing_price_home",
+    "closing_price_draw",
+    "closing_price_away",
+    "best_price_home",
+    "best_price_draw",
+    "best_price_away",
 )
+# Market aggregates are not prices anyone can take: the value report bets at the best bookmaker's.
+AGGREGATE_BOOKMAKERS = ("Max", "Avg", "BbMx", "BbAv")
 # Closing prices only ever score the market benchmark. Pinnacle first; the market average
 # closing line when Pinnacle's is missing.
 CLOSING_PREFERENCE = (CLOSING_BENCHMARK, "Avg")
@@ -75,6 +83,12 @@ def _prices_by_preference(odds: pd.DataFrame, kind: str, preference: tuple[str, 
     return best.set_index("match_id")[["bookmaker", "home", "draw", "away"]]
 
 
+def best_pre_match_prices(odds: pd.DataFrame) -> pd.DataFrame:
+    """Per match, the best pre-kickoff price of each outcome over the individual bookmakers."""
+    quotes = odds[(odds["kind"] == "opening") & ~odds["bookmaker"].isin(AGGREGATE_BOOKMAKERS)]
+    return quotes.groupby("match_id")[["home", "draw", "away"]].max()
+
+
 def pre_match_quotes(odds: pd.DataFrame) -> pd.DataFrame:
     """The pre-kickoff prices the market features use, one row per match (indexed by match_id)."""
     return _prices_by_preference(odds, "opening", PRE_MATCH_PREFERENCE)
@@ -95,10 +109,18 @@ def build_feature_table(
     pre_match = pre_match_quotes(odds_frame).reindex(frame["match_id"])
     closing = _prices_by_preference(odds_frame, "closing", CLOSING_PREFERENCE).reindex(frame["match_id"])
 
+    # What a finished match tells the ratings of later matches about the market: its closing line,
+    # or its pre-kickoff line where no closing price was recorded (both public once it kicked off).
+    closing_prices = closing[["home", "draw", "away"]].to_numpy()
+    last_prices = np.where(np.isnan(closing_prices), pre_match[["home", "draw", "away"]].to_numpy(), closing_prices)
     state = FeatureState(params=params)
-    finished = frame[(frame["status"] == "finished") & frame["ft_home_goals"].notna()].sort_values(
-        ["public_at", "match_id"]
+    finished_mask = ((frame["status"] == "finished") & frame["ft_home_goals"].notna()).to_numpy()
+    finished = frame[finished_mask].assign(
+        last_home=last_prices[finished_mask, 0],
+        last_draw=last_prices[finished_mask, 1],
+        last_away=last_prices[finished_mask, 2],
     )
+    finished = finished.sort_values(["public_at", "match_id"])
     results = list(
         zip(
             finished["public_at"],
@@ -109,9 +131,18 @@ def build_feature_table(
             finished["ft_home_goals"].astype(int),
             finished["ft_away_goals"].astype(int),
             finished["kickoff_utc"],
+            finished["last_home"],
+            finished["last_draw"],
+            finished["last_away"],
             strict=True,
         )
     )
+
+    def record(result: tuple) -> None:
+        public, r_home, r_away, r_league, r_season, home_goals, away_goals, kickoff, *last = result
+        line = None if np.isnan(last[0]) else (float(last[0]), float(last[1]), float(last[2]))
+        state.record_result(r_home, r_away, r_league, r_season, (home_goals, away_goals), kickoff, public, line)
+
     prices = pre_match[["home", "draw", "away"]].to_numpy()
     rows: list[list[float]] = []
     next_result = 0
@@ -126,8 +157,7 @@ def build_feature_table(
     )
     for index, (as_of, home_id, away_id, league, season) in enumerate(columns):
         while next_result < len(results) and results[next_result][0] <= as_of:
-            public, r_home, r_away, r_league, r_season, home_goals, away_goals, kickoff = results[next_result]
-            state.record_result(r_home, r_away, r_league, r_season, (home_goals, away_goals), kickoff, public)
+            record(results[next_result])
             next_result += 1
         quote = prices[index]
         odds_triple = None if np.isnan(quote[0]) else (float(quote[0]), float(quote[1]), float(quote[2]))
@@ -135,19 +165,26 @@ def build_feature_table(
         rows.append([features[name] for name in FEATURE_NAMES])
         if progress is not None and (index % 1000 == 0 or index == total - 1):
             progress(index + 1, total)
-    for public, r_home, r_away, r_league, r_season, home_goals, away_goals, kickoff in results[next_result:]:
-        state.record_result(r_home, r_away, r_league, r_season, (home_goals, away_goals), kickoff, public)
+    for result in results[next_result:]:
+        record(result)
 
-    closing_probs = closing[["home", "draw", "away"]].apply(
-        lambda r: pd.Series(devig(tuple(r)) if r.notna().all() else (np.nan,) * 3), axis=1
-    )
+    best = best_pre_match_prices(odds_frame).reindex(frame["match_id"])
+    # Proportional de-vigging (market.devig), vectorised: a row-wise apply took most of the build.
+    inverse = 1.0 / closing_prices
+    closing_probs = inverse / inverse.sum(axis=1, keepdims=True)
     table = frame.assign(
         outcome=_outcome(frame["ft_home_goals"], frame["ft_away_goals"]),
         market_source=pre_match["bookmaker"].to_numpy(),
         closing_source=closing["bookmaker"].to_numpy(),
-        closing_p_home=closing_probs.iloc[:, 0].to_numpy(),
-        closing_p_draw=closing_probs.iloc[:, 1].to_numpy(),
-        closing_p_away=closing_probs.iloc[:, 2].to_numpy(),
+        closing_p_home=closing_probs[:, 0],
+        closing_p_draw=closing_probs[:, 1],
+        closing_p_away=closing_probs[:, 2],
+        closing_price_home=closing_prices[:, 0],
+        closing_price_draw=closing_prices[:, 1],
+        closing_price_away=closing_prices[:, 2],
+        best_price_home=best["home"].to_numpy(),
+        best_price_draw=best["draw"].to_numpy(),
+        best_price_away=best["away"].to_numpy(),
     )[list(ID_COLUMNS)]
     features_frame = pd.DataFrame(rows, columns=list(FEATURE_NAMES), dtype="float64")
     return FeatureTable(pd.concat([table.reset_index(drop=True), features_frame], axis=1), state)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from shared.param_sections import from_section
 
 
 @dataclass(frozen=True)
@@ -23,14 +25,18 @@ class FeatureParams:
     rest_days_cap: float = 30.0
     # football-data kick-off times are unknown before 2019-20; a result is public this long after kick-off.
     result_delay_minutes: int = 115
+    # Market ratings (Wunderlich & Memmert 2018, odds-based Elo): each team's strength in units of
+    # log(p_home / p_away) as past closing lines priced it. A closing line is public at kick-off, so
+    # it moves the ratings of the next matches, never its own match's features.
+    market_rating_rate: float = 0.25  # share of the error between the close and the ratings' prediction
+    market_home_rate: float = 0.02  # the league's home advantage learns slower: it is shared by all teams
+    market_home_initial: float = 0.45
+    market_season_regression: float = 0.1
+    market_promoted: float = -0.45  # a promoted club's rating before its first close
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> FeatureParams:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values or {}) - known
-        if unknown:
-            raise ValueError(f"unknown feature parameter(s): {', '.join(sorted(unknown))}")
-        return cls(**(values or {}))
+        return from_section(cls, values, "feature")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

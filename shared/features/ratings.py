@@ -1,4 +1,4 @@
-"""Rating updates: Elo with home advantage and a goal-margin factor, and pi-ratings.
+"""Rating updates: Elo with home advantage and a goal-margin factor, pi-ratings, market ratings.
 
 Pi-ratings follow Constantinou & Fenton (2013): each team has a home and an away rating in goal
 difference units; the error between the observed and the expected goal difference moves the
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from shared.features.market import Prices, devig
 from shared.features.params import FeatureParams
 
 
@@ -47,3 +48,18 @@ def pi_error_weight(expected: float, observed: int, params: FeatureParams) -> fl
     error = abs(observed - expected)
     weight = params.pi_goal_scale * math.log10(1.0 + error)
     return weight if observed > expected else -weight
+
+
+def market_supremacy(prices: Prices) -> float:
+    """log(p_home / p_away) of the de-vigged prices: the market's view of home minus away strength."""
+    p_home, _p_draw, p_away = devig(prices)
+    return math.log(p_home / p_away)
+
+
+def market_rating_error(home_rating: float, away_rating: float, home_advantage: float, prices: Prices) -> float:
+    """How far a match's closing line was from what the market ratings predicted for it.
+
+    Odds-based Elo (Wunderlich & Memmert, PLoS ONE 2018): the ratings chase the market's own
+    forecasts, not the noisy results, so they summarise what the market thought of every team.
+    """
+    return market_supremacy(prices) - (home_rating - away_rating + home_advantage)

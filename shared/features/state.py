@@ -13,17 +13,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.competitions import season_of
+from shared.errors import InvalidInput
 from shared.features.compute import features_for
-from shared.features.market import Prices
+from shared.features.market import Prices, valid_prices
 from shared.features.params import FeatureParams
+from shared.features.ratings import market_rating_error
 from shared.features.team_state import TeamState, apply_result, enter_season, new_team
 from shared.storage import ObjectStore
 
 TEAM_STATE_KEY = "features/team_state/latest.json"
 
 
-class UnknownTeam(LookupError):
-    pass
+class UnknownTeam(InvalidInput):
+    """A team the feature state has never seen (no match of it in the store)."""
 
 
 @dataclass
@@ -32,6 +34,8 @@ class FeatureState:
     teams: dict[int, TeamState] = field(default_factory=dict)
     # A club first seen in a league's first season is a founding member, later it was promoted.
     league_first_season: dict[str, str] = field(default_factory=dict)
+    # Each league's home advantage as its closing lines price it (it moved in 2020-21's empty stadiums).
+    market_home_advantage: dict[str, float] = field(default_factory=dict)
     results_applied_until: datetime | None = None
 
     def team_for_match(self, team_id: int, league: str, season: str) -> TeamState:
@@ -53,7 +57,10 @@ class FeatureState:
     ) -> dict[str, float]:
         home = self.team_for_match(home_team_id, league, season)
         away = self.team_for_match(away_team_id, league, season)
-        return features_for(home, away, kickoff, pre_match_odds, self.params)
+        return features_for(home, away, self.home_advantage(league), kickoff, pre_match_odds, self.params)
+
+    def home_advantage(self, league: str) -> float:
+        return self.market_home_advantage.get(league, self.params.market_home_initial)
 
     def record_result(
         self,
@@ -64,10 +71,19 @@ class FeatureState:
         score: tuple[int, int],
         kickoff: datetime,
         available_at: datetime,
+        closing: Prices | None = None,
     ) -> None:
+        """A finished match: its result and its closing line (the last prices before kick-off) move
+        the states that the teams' next matches start from."""
         home = self.team_for_match(home_team_id, league, season)
         away = self.team_for_match(away_team_id, league, season)
         self.league_first_season.setdefault(league, season)
+        if valid_prices(closing):
+            advantage = self.home_advantage(league)
+            error = market_rating_error(home.market, away.market, advantage, closing)  # type: ignore[arg-type]
+            home.market += self.params.market_rating_rate * error
+            away.market -= self.params.market_rating_rate * error
+            self.market_home_advantage[league] = advantage + self.params.market_home_rate * error
         apply_result(home, away, score[0], score[1], kickoff, self.params)
         self.teams[home_team_id] = home
         self.teams[away_team_id] = away
@@ -79,6 +95,7 @@ class FeatureState:
             "params": self.params.to_dict(),
             "results_applied_until": self.results_applied_until.isoformat() if self.results_applied_until else None,
             "league_first_season": self.league_first_season,
+            "market_home_advantage": self.market_home_advantage,
             "teams": [state.to_dict() for state in self.teams.values()],
         }
         return json.dumps(document, separators=(",", ":")).encode()
@@ -92,6 +109,7 @@ class FeatureState:
             params=params,
             teams={int(t["team_id"]): TeamState.from_dict(t, params) for t in document["teams"]},
             league_first_season=dict(document["league_first_season"]),
+            market_home_advantage=dict(document.get("market_home_advantage", {})),
             results_applied_until=datetime.fromisoformat(applied) if applied else None,
         )
 

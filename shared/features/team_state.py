@@ -25,6 +25,7 @@ class TeamState:
     elo: float
     pi_home: float
     pi_away: float
+    market: float = 0.0  # odds-implied strength, log(p_home / p_away) units (shared.features.ratings)
     last_kickoff: datetime | None = None
     season_matches: int = 0
     form: deque[FormEntry] = field(default_factory=deque)
@@ -39,6 +40,7 @@ class TeamState:
             "elo": self.elo,
             "pi_home": self.pi_home,
             "pi_away": self.pi_away,
+            "market": self.market,
             "last_kickoff": self.last_kickoff.isoformat() if self.last_kickoff else None,
             "season_matches": self.season_matches,
             "form": [list(entry) for entry in self.form],
@@ -58,6 +60,7 @@ class TeamState:
             elo=float(data["elo"]),
             pi_home=float(data["pi_home"]),
             pi_away=float(data["pi_away"]),
+            market=float(data.get("market", 0.0)),  # states saved before market ratings existed
             last_kickoff=datetime.fromisoformat(data["last_kickoff"]) if data["last_kickoff"] else None,
             season_matches=int(data["season_matches"]),
             form=buffer(data["form"]),
@@ -80,6 +83,7 @@ def new_team(team_id: int, league: str, season: str, promoted: bool, params: Fea
         elo=params.elo_initial - (params.promoted_elo_gap if promoted else 0.0),
         pi_home=params.promoted_pi if promoted else 0.0,
         pi_away=params.promoted_pi if promoted else 0.0,
+        market=params.market_promoted if promoted else 0.0,
         form=deque(maxlen=window),
         home_form=deque(maxlen=window),
         away_form=deque(maxlen=window),
@@ -106,6 +110,7 @@ def enter_season(state: TeamState, season: str, params: FeatureParams) -> TeamSt
         elo=params.elo_initial + (state.elo - params.elo_initial) * keep,
         pi_home=state.pi_home * keep,
         pi_away=state.pi_away * keep,
+        market=state.market * (1.0 - params.market_season_regression),
         season_matches=0,
         form=deque(state.form, maxlen=params.form_window),
         home_form=deque(state.home_form, maxlen=params.form_window),

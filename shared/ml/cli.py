@@ -1,14 +1,13 @@
 """Typer commands of the ML pipeline; `shared.cli` mounts them as `t2b features|model|train|...`.
 
-Known failures print one line and exit 2; long steps show a rich progress spinner.
+Known failures raise CommandError (exit codes in shared.cli.errors); long steps show a spinner on a terminal.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -16,25 +15,27 @@ from typing import Any
 
 import typer
 from mlflow.entities.model_registry import ModelVersion
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shared.cli.console import console, spinner
+from shared.cli.errors import CommandError, ExitCode, one_line, outage_behind
 from shared.config import get_settings
 from shared.features.state import save_state
 from shared.ml.data import (
     InputError,
     MLParams,
     build_features,
+    ensure_export,
     load_params,
     parse_seasons,
     read_table,
     write_table,
 )
 from shared.ml.evaluate import BacktestReport, backtest, evaluate_model
-from shared.ml.plots import write_plots
+from shared.ml.plots import bankroll_curves, write_plots
 from shared.ml.registry import (
     CHALLENGER,
+    CHAMPION,
     RegistryError,
     aliases_of,
     get_version,
@@ -44,42 +45,33 @@ from shared.ml.registry import (
     tracking_client,
 )
 from shared.ml.train import TrainingError, load_trained, save_trained, train_model
+from shared.ml.value import PathValue, path_values, value_markdown, value_metrics
 from shared.storage import LocalObjectStore, ObjectStore, get_store
-
-console = Console()
-err_console = Console(stderr=True)
 
 features_app = typer.Typer(help="Point-in-time match features.", no_args_is_help=True)
 model_app = typer.Typer(help="Registered outcome models (MLflow).", no_args_is_help=True)
 
 PARAMS = typer.Option(None, "--params", help="params.yaml with features/train/evaluate sections (default: embedded).")
 FEATURES = typer.Option(Path("var/features/features.parquet"), "--features", help="Feature table (parquet).")
+MODEL = typer.Option(Path("var/model"), "--model", help="Folder of a trained model (`t2b train`).")
+TEST_SEASONS = typer.Option(None, "--test-seasons", help="Comma-separated evaluation seasons (default: params).")
 
 
 def known_errors(command: Callable[..., None]) -> Callable[..., None]:
-    """Bad input or an unreachable service: one line on stderr, exit code 2, no traceback."""
+    """Bad input: one line on stderr, exit code 2, no traceback; an unreachable service (also behind a
+    RegistryError, or an OSError that is a refused connection) exits 75, so a workflow step is retried."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             command(*args, **kwargs)
         except (InputError, TrainingError, RegistryError, ValueError, OSError) as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            err_console.print(f"[red]error:[/red] {message}", highlight=False)
-            raise typer.Exit(2) from None
+            unavailable = outage_behind(exc)
+            if unavailable is not None:
+                raise CommandError(f"{one_line(exc)}: {unavailable}", ExitCode.TEMPORARY) from None
+            raise CommandError(one_line(exc), ExitCode.BAD_INPUT) from None
 
     return wrapper
-
-
-@contextmanager
-def spinner(description: str) -> Iterator[Callable[[str], None]]:
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
-        task = bar.add_task(description)
-
-        def notify(message: str) -> None:
-            bar.update(task, description=f"{description}: {message}")
-
-        yield notify
 
 
 def _raw_store(raw_dir: Path | None) -> ObjectStore:
@@ -161,8 +153,8 @@ def _evaluate(frame, model_dir: Path, test_seasons: str | None, params: MLParams
 def evaluate_command(
     params_file: Path | None = PARAMS,
     features: Path = FEATURES,
-    model: Path = typer.Option(Path("var/model"), "--model", help="Folder of a trained model (`t2b train`)."),
-    test_seasons: str | None = typer.Option(None, "--test-seasons", help="Comma-separated seasons (default: params)."),
+    model: Path = MODEL,
+    test_seasons: str | None = TEST_SEASONS,
     metrics: Path | None = typer.Option(None, "--metrics", help="Write the test metrics JSON here."),
     plots_dir: Path | None = typer.Option(None, "--plots-dir", help="Write the evaluation plots here."),
     report_out: Path | None = typer.Option(None, "--report", help="Write the markdown table here."),
@@ -181,29 +173,86 @@ def evaluate_command(
 
 @known_errors
 def backtest_command(
-    train_until: str = typer.Option(..., "--train-until", help="Last training season, e.g. 2020-2021."),
-    test_seasons: str = typer.Option(..., "--test-seasons", help="Comma-separated later seasons."),
+    test_seasons: str = typer.Option(..., "--test-seasons", help="Comma-separated test seasons (the folds)."),
+    train_until: str | None = typer.Option(
+        None,
+        "--train-until",
+        help="One model trained up to this season for every test season (default: walk forward, each test "
+        "season trained on every season before it).",
+    ),
+    no_market: bool = typer.Option(False, "--no-market", help="Only the no-market path (no pre-kickoff prices)."),
+    leagues: str | None = typer.Option(None, "--leagues", help="Comma-separated league codes to score, e.g. E0,D1."),
     params_file: Path | None = PARAMS,
     features: Path | None = typer.Option(
-        None, "--features", help="Feature table (default: built now from the object store's raw export)."
+        None, "--features", help="Feature table (default: built now from the raw export, exported first if missing)."
+    ),
+    report_dir: Path | None = typer.Option(
+        None, "--report-dir", help="Also write the tables, the value report's bets and the plots here."
     ),
     register: bool = typer.Option(False, "--register/--no-register", help="Log to MLflow and register a challenger."),
 ) -> None:
-    """Train up to a season, score later seasons match by match with the model frozen."""
+    """Train, then score later seasons match by match with the model frozen: both paths against the
+    closing line, the pre-kickoff market and Elo, then the value report (flat stake, fractional Kelly, CLV)."""
     params = load_params(params_file)
-    until, seasons = parse_seasons(train_until)[0], parse_seasons(test_seasons)
+    seasons = parse_seasons(test_seasons)
+    until = parse_seasons(train_until)[0] if train_until else None
+    league_codes = [code.strip() for code in leagues.split(",") if code.strip()] if leagues else None
     with spinner("backtest") as notify:
-        frame = read_table(features) if features else build_features(get_store(), params.features).frame
-        report = backtest(frame, until, seasons, params.train, notify)
-        version = _register(report, params) if register else None
+        frame = read_table(features) if features else _built_table(params, notify)
+        report = backtest(
+            frame,
+            until,
+            seasons,
+            params.train,
+            notify,
+            market=not no_market,
+            leagues=league_codes,
+        )
+        values = path_values(report, params.value)
+        version = _register(report, params, values) if register else None
     _print_report(report)
+    console.print(value_markdown(values, params.value), markup=False, highlight=False)
+    if report_dir is not None:
+        _write_report_dir(report, values, params, report_dir)
     if version is not None:
         console.print(f"registered {version.name} version {version.version} as {CHALLENGER}")
 
 
-def _register(report: BacktestReport, params: MLParams) -> ModelVersion:
+def _built_table(params: MLParams, notify: Callable[[str], None]):
+    """The feature table from the object store's raw export, exporting the database first if needed."""
+    from shared.db.session import get_engine
+
+    store = get_store()
+    if ensure_export(store, get_engine()):
+        notify("exported the database to parquet (no export yet)")
+    return build_features(store, params.features, lambda done, total: notify(f"features {done}/{total}")).frame
+
+
+def _evaluation_files(report: BacktestReport, values: list[PathValue], params: MLParams, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "evaluation.md").write_text(report.markdown())
+    (directory / "value_report.md").write_text(value_markdown(values, params.value))
+    bets = [directory / f"value_bets_{value.path}.csv" for value in values]
+    for value, path in zip(values, bets, strict=True):
+        value.bets.to_csv(path, index=False)
+    return [
+        directory / "evaluation.md",
+        directory / "value_report.md",
+        *bets,
+        bankroll_curves(values, directory / "bankroll.png"),
+        *write_plots(report, directory),
+    ]
+
+
+def _write_report_dir(report: BacktestReport, values: list[PathValue], params: MLParams, directory: Path) -> None:
+    console.print(f"report files -> {directory}: {len(_evaluation_files(report, values, params, directory))} files")
+
+
+def _register(report: BacktestReport, params: MLParams, values: list[PathValue] | None = None) -> ModelVersion:
+    values = path_values(report, params.value) if values is None else values
     with tempfile.TemporaryDirectory() as scratch:
-        return log_and_register(report, params.to_dict(), write_plots(report, Path(scratch)))
+        files = _evaluation_files(report, values, params, Path(scratch))
+        return log_and_register(report, params.to_dict(), files, value_metrics(values))
 
 
 @model_app.command("register")
@@ -211,8 +260,8 @@ def _register(report: BacktestReport, params: MLParams) -> ModelVersion:
 def model_register(
     params_file: Path | None = PARAMS,
     features: Path = FEATURES,
-    model: Path = typer.Option(Path("var/model"), "--model", help="Folder of a trained model."),
-    test_seasons: str | None = typer.Option(None, "--test-seasons", help="Evaluation seasons (default: params)."),
+    model: Path = MODEL,
+    test_seasons: str | None = TEST_SEASONS,
     promote_now: bool = typer.Option(True, "--promote/--no-promote", help="Run the promotion gate afterwards."),
     out: Path | None = typer.Option(None, "--out", help="Write the version and gate decision JSON here."),
 ) -> None:
@@ -294,7 +343,54 @@ def model_promote(
     decision = promote(client, name, candidate, read_table(features))
     console.print(_decision_line(decision))
     if not decision.promoted and decision.champion is not None and decision.champion != decision.candidate:
-        raise typer.Exit(1)
+        raise CommandError("the gate kept the champion", ExitCode.FAILED)
+
+
+@model_app.command("gate")
+@known_errors
+def model_gate(
+    version: str | None = typer.Argument(None, help="Version number or alias to gate (default: challenger)."),
+    features: Path = FEATURES,
+    registered: Path | None = typer.Option(
+        None, "--registered", help="`t2b model register --out` JSON: gate exactly the version it registered."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Write the gate decision JSON here."),
+) -> None:
+    """The promotion gate as a pipeline step: champion moves to the candidate only if neither path's RPS is
+    worse than the champion's on the same matches and one is lower.
+
+    Exit 0 whether it promoted or kept the champion (the verdict is `promoted` in --out: a weekly run
+    whose challenger loses is not a failed run); 2 for an unknown version or unusable input; 75 when
+    MLflow or the object store cannot be reached. `t2b model promote` is the by-hand form that exits 1
+    when the champion is kept."""
+    if registered is not None and version is not None:
+        raise InputError("give a VERSION or --registered, not both")
+    wanted = _registered_version(registered) if registered is not None else version or CHALLENGER
+    name = get_settings().model_name
+    client = tracking_client()
+    candidate = get_version(client, name, aliases_of(client, name).get(wanted, wanted))
+    decision = promote(client, name, candidate, read_table(features))
+    _write_json(
+        out,
+        {
+            "version": int(decision.candidate),
+            "promoted": decision.promoted,
+            "champion": int(aliases_of(client, name)[CHAMPION]),
+            "previous_champion": None if decision.champion is None else int(decision.champion),
+            "candidate_rps": decision.candidate_rps,
+            "champion_rps": decision.champion_rps,
+            "matches": decision.matches,
+            "reason": decision.reason,
+        },
+    )
+    console.print(_decision_line(decision))
+
+
+def _registered_version(path: Path) -> str:
+    try:
+        return str(json.loads(path.read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"--registered {path}: no version in it ({one_line(exc)})") from None
 
 
 @known_errors

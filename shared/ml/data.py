@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import yaml
+from sqlalchemy import Engine
 
-from shared.export import read_dataset
+from shared.export import export_store, read_dataset
 from shared.features.offline import FeatureTable, ProgressCallback, build_feature_table
 from shared.features.params import FeatureParams
 from shared.ml.train import TrainParams
+from shared.ml.value import ValueParams
 from shared.storage import ObjectNotFound, ObjectStore
 
 FEATURE_TABLE_KEY = "features/table/latest.parquet"
@@ -32,6 +34,7 @@ class MLParams:
     train: TrainParams
     train_until: str = DEFAULT_TRAIN_UNTIL
     test_seasons: tuple[str, ...] = DEFAULT_TEST_SEASONS
+    value: ValueParams = field(default_factory=ValueParams)
 
     @classmethod
     def embedded(cls) -> MLParams:
@@ -42,6 +45,7 @@ class MLParams:
             "features": self.features.to_dict(),
             "train": self.train.to_dict(),
             "evaluate": {"train_until": self.train_until, "test_seasons": list(self.test_seasons)},
+            "value": asdict(self.value),
         }
 
 
@@ -59,6 +63,7 @@ def load_params(path: Path | None) -> MLParams:
             train=TrainParams.from_mapping(document.get("train")),
             train_until=str(evaluate.get("train_until", DEFAULT_TRAIN_UNTIL)),
             test_seasons=tuple(evaluate.get("test_seasons", DEFAULT_TEST_SEASONS)),
+            value=ValueParams.from_mapping(document.get("value")),
         )
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: {exc}") from None
@@ -74,6 +79,17 @@ def raw_export(store: ObjectStore) -> tuple[pa.Table, pa.Table]:
 def build_features(store: ObjectStore, params: FeatureParams, progress: ProgressCallback | None = None) -> FeatureTable:
     matches, odds = raw_export(store)
     return build_feature_table(matches, odds, params, progress)
+
+
+def ensure_export(store: ObjectStore, engine: Engine) -> int:
+    """Export the store's matches to parquet when no export exists yet (what `t2b export` does);
+    the number of objects written, 0 when an export was already there."""
+    if next(iter(store.list_keys("raw/matches/")), None) is not None:
+        return 0
+    written = export_store(engine, store)
+    if not written:
+        raise InputError("the database holds no matches: run `t2b ingest football-data PATH` first")
+    return len(written)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

@@ -7,7 +7,7 @@ MLflow (runs, versions, aliases), so a workflow can run them as separate pods.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,12 +62,18 @@ def promote_step(version: ModelVersion, frame: pd.DataFrame, notify: Notify = _q
     return decision
 
 
-def score_step(store: ObjectStore, params: MLParams, as_of: datetime | None, notify: Notify = _quiet) -> str:
+def score_step(
+    store: ObjectStore,
+    params: MLParams,
+    as_of: datetime | None,
+    notify: Notify = _quiet,
+    inputs_fetched_at: Mapping[int, datetime] | None = None,
+) -> str:
     settings = get_settings()
     version = resolve_alias(registry_client(), settings.model_name, CHAMPION)
     predictor = load_predictor(version)
     matches, odds = raw_export(store)
-    predictions = score_batch(matches, odds, predictor, settings.model_name, params.features, as_of)
+    predictions = score_batch(matches, odds, predictor, settings.model_name, params.features, as_of, inputs_fetched_at)
     key = write_batch(store, predictions, as_of or datetime.now(UTC))
     notify(f"{len(predictions)} predictions by version {version.version} -> {store.location(key)}")
     return key

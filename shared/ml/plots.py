@@ -12,8 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from shared.ml.evaluate import BacktestReport
+from shared.ml.evaluate import SHORT_NAMES, BacktestReport
 from shared.ml.metrics import ranked_probability_score
+from shared.ml.value import PathValue
 
 OUTCOME_LABELS = ("home", "draw", "away")
 
@@ -22,7 +23,7 @@ def calibration_curves(report: BacktestReport, path: Path, bins: int = 10) -> Pa
     figure, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
     outcomes = report.matches["outcome"].astype(int).to_numpy()
     for axis, (index, label) in zip(axes, enumerate(OUTCOME_LABELS), strict=True):
-        for forecaster in ("model", "market"):
+        for forecaster in [SHORT_NAMES[name] for name in report.models] + ["market"]:
             predicted = report.matches[f"{forecaster}_p_{label}"].to_numpy()
             edges = np.quantile(predicted, np.linspace(0, 1, bins + 1))
             which = np.clip(np.searchsorted(edges, predicted, side="right") - 1, 0, bins - 1)
@@ -55,7 +56,7 @@ def rps_by_league_and_season(report: BacktestReport) -> pd.DataFrame:
     rows = []
     for (league, season), group in report.matches.groupby(["league", "season"]):
         outcomes = group["outcome"].astype(int).to_numpy()
-        for forecaster in ("model", "market", "elo"):
+        for forecaster in [SHORT_NAMES[name] for name in report.models] + ["market", "elo"]:
             probs = group[[f"{forecaster}_p_{label}" for label in OUTCOME_LABELS]].to_numpy()
             rows.append(
                 {
@@ -74,6 +75,23 @@ def rps_chart(table: pd.DataFrame, path: Path) -> Path:
     pivot.plot.bar(ax=axis)
     axis.set_ylim(pivot.to_numpy().min() * 0.95, pivot.to_numpy().max() * 1.02)
     axis.set_ylabel("RPS (lower is better)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def bankroll_curves(values: list[PathValue], path: Path) -> Path:
+    """Flat-stake profit (units) and fractional-Kelly bankroll, bet by bet, per path."""
+    figure, (flat_axis, kelly_axis) = plt.subplots(1, 2, figsize=(13, 4))
+    for value in values:
+        flat_axis.plot(np.cumsum(value.bets["flat_profit"].to_numpy()), label=value.path)
+        kelly_axis.plot(value.bets["kelly_bankroll"].to_numpy(), label=value.path)
+    flat_axis.axhline(0.0, color="grey", linestyle="--", linewidth=1)
+    kelly_axis.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+    flat_axis.set(title="flat stake", xlabel="bet", ylabel="profit (units)")
+    kelly_axis.set(title="fractional Kelly", xlabel="bet", ylabel="bankroll (start 1)")
+    flat_axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

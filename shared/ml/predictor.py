@@ -1,8 +1,9 @@
 """The served model: LightGBM trees boosted from a base margin, then temperature-scaled.
 
-The base margin is the log of the de-vigged pre-kickoff market probabilities; a match without
-prices falls back to the Elo baseline's log-probabilities, so the trees only ever learn a
-correction to a sensible forecast. Serving loads the booster directly (no pyfunc) for speed.
+Two paths (issue #18). The market path's base margin is the log of the de-vigged pre-kickoff
+market probabilities. A match without prices goes to the no-market path: its own trees, boosted
+from a logit on the ratings past closing lines imply, with no market column at all. Either way
+the trees only ever learn a correction to a sensible forecast. Serving loads the booster directly (no pyfunc) for speed.
 Any booster with `predict(matrix, raw_score=True)` will do: training passes a `lightgbm.Booster`,
 serving a `shared.serving.booster.NativeBooster` on the same library.
 """
@@ -19,8 +20,11 @@ import numpy as np
 if TYPE_CHECKING:  # serving passes a shared.serving.booster.NativeBooster: lightgbm costs a cold start ~1 s
     import lightgbm as lgb
 
-MARKET_COLUMNS = ("market_p_home", "market_p_draw", "market_p_away")
+MARKET_COLUMNS = ("market_p_home", "market_p_draw", "market_p_away", "market_overround")
 ELO_COLUMN = "elo_diff"
+# The no-market path's starting forecast: a logit on the ratings that past closing lines imply.
+NO_MARKET_BASELINE_COLUMNS = ("odds_supremacy", "elo_diff")
+PRE_KICKOFF, NO_MARKET = "pre-kickoff", "none"  # which path served a forecast (`"market"` in answers)
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -28,54 +32,112 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
+def without_market(feature_names: Sequence[str]) -> list[str]:
+    return [name for name in feature_names if name not in MARKET_COLUMNS]
+
+
+def priced_rows(matrix: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
+    """Rows with all three pre-kickoff probabilities: the market path serves them."""
+    market = matrix[:, [list(feature_names).index(c) for c in MARKET_COLUMNS[:3]]]
+    return ~np.isnan(market).any(axis=1)
+
+
 @dataclass(frozen=True)
-class EloBaseline:
-    """Multinomial logit on the Elo difference: the Elo-only benchmark and the fallback margin."""
+class LinearBaseline:
+    """Multinomial logit on a few feature columns: the Elo-only benchmark, the no-market path's
+    starting forecast, and the market path's fallback for a row without prices."""
 
-    coefficients: tuple[float, float, float]
+    columns: tuple[str, ...]
+    coefficients: tuple[tuple[float, ...], ...]  # one row per class (home, draw, away), one value per column
     intercepts: tuple[float, float, float]
-    scale: float = 400.0  # Elo points per unit of the logit's input
 
-    def log_proba(self, elo_diff: np.ndarray) -> np.ndarray:
-        scores = np.outer(elo_diff / self.scale, self.coefficients) + np.asarray(self.intercepts)
+    def log_proba_of(self, values: np.ndarray) -> np.ndarray:
+        """`values`: (n, len(columns)) in the order of `columns`."""
+        scores = values @ np.asarray(self.coefficients).T + np.asarray(self.intercepts)
         return np.log(softmax(scores))
 
+    def log_proba(self, matrix: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
+        names = list(feature_names)
+        return self.log_proba_of(matrix[:, [names.index(column) for column in self.columns]])
+
     def to_dict(self) -> dict[str, Any]:
-        return {"coefficients": list(self.coefficients), "intercepts": list(self.intercepts), "scale": self.scale}
+        return {
+            "columns": list(self.columns),
+            "coefficients": [list(row) for row in self.coefficients],
+            "intercepts": list(self.intercepts),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EloBaseline:
-        return cls(tuple(data["coefficients"]), tuple(data["intercepts"]), float(data["scale"]))  # type: ignore[arg-type]
+    def from_dict(cls, data: dict[str, Any]) -> LinearBaseline:
+        if "columns" not in data:  # versions registered before #18: an Elo logit with inputs scaled by 1/scale
+            scale = float(data["scale"])
+            return cls((ELO_COLUMN,), tuple((c / scale,) for c in data["coefficients"]), tuple(data["intercepts"]))  # type: ignore[arg-type]
+        return cls(
+            tuple(data["columns"]),
+            tuple(tuple(float(v) for v in row) for row in data["coefficients"]),
+            tuple(data["intercepts"]),  # type: ignore[arg-type]
+        )
 
 
 def base_margin(
-    matrix: np.ndarray, feature_names: Sequence[str], baseline: EloBaseline, use_market: bool
+    matrix: np.ndarray, feature_names: Sequence[str], baseline: LinearBaseline, use_market: bool
 ) -> np.ndarray:
-    """Log-probabilities the trees start from: the market where priced, else the Elo baseline."""
-    margin = baseline.log_proba(matrix[:, list(feature_names).index(ELO_COLUMN)])
+    """Log-probabilities the trees start from: the market where priced, else the baseline."""
+    margin = baseline.log_proba(matrix, feature_names)
     if use_market:
-        market = matrix[:, [list(feature_names).index(c) for c in MARKET_COLUMNS]]
-        priced = ~np.isnan(market).any(axis=1)
+        market = matrix[:, [list(feature_names).index(c) for c in MARKET_COLUMNS[:3]]]
+        priced = priced_rows(matrix, feature_names)
         margin[priced] = np.log(np.clip(market[priced], 1e-6, 1.0))
     return margin
 
 
+def _booster_like(booster: Any, model_str: str) -> Any:
+    """A booster of the same kind (lightgbm's in training, the C API one in serving) from a model string."""
+    if type(booster).__module__.startswith("lightgbm"):
+        import lightgbm
+
+        return lightgbm.Booster(model_str=model_str)
+    return type(booster)(model_str)
+
+
 @dataclass
 class Predictor:
+    """One path's model; the market path carries the no-market path as `no_market` and hands it
+    every row without pre-kickoff prices."""
+
     booster: lgb.Booster
     feature_names: list[str]
-    baseline: EloBaseline
+    baseline: LinearBaseline
     temperature: float = 1.0
     use_market_margin: bool = True
     version: str | None = None
+    no_market: Predictor | None = None
+    # Share of the trees' correction kept (1: all of it); below 1 the forecast leans toward the base margin.
+    tree_weight: float = 1.0
 
-    def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix, raw_score=True) + base_margin(
+    def _own_scores(self, matrix: np.ndarray) -> np.ndarray:
+        return self.tree_weight * self.booster.predict(matrix, raw_score=True) + base_margin(
             matrix, self.feature_names, self.baseline, self.use_market_margin
         )
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        return softmax(self.raw_scores(matrix) / self.temperature)
+        """(n, 3) probabilities of home win, draw, away win for rows in `feature_names` order."""
+        if self.no_market is None or not self.use_market_margin:
+            return softmax(self._own_scores(matrix) / self.temperature)
+        priced = priced_rows(matrix, self.feature_names)
+        probabilities = np.empty((len(matrix), 3))
+        if priced.any():
+            probabilities[priced] = softmax(self._own_scores(matrix[priced]) / self.temperature)
+        if not priced.all():
+            columns = [self.feature_names.index(name) for name in self.no_market.feature_names]
+            probabilities[~priced] = self.no_market.predict_matrix(matrix[~priced][:, columns])
+        return probabilities
+
+    def paths(self, matrix: np.ndarray) -> list[str]:
+        """Which path serves each row: `pre-kickoff` (priced) or `none`."""
+        if not self.use_market_margin:
+            return [NO_MARKET] * len(matrix)
+        return [PRE_KICKOFF if priced else NO_MARKET for priced in priced_rows(matrix, self.feature_names)]
 
     def matrix(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
         return np.array([[row.get(name, np.nan) for name in self.feature_names] for row in rows], dtype=np.float64)
@@ -85,23 +147,33 @@ class Predictor:
         return self.predict_matrix(self.matrix(rows))
 
     def config(self) -> dict[str, Any]:
-        """Everything but the trees: stored beside the booster in the registry."""
-        return {
+        """Everything but the trees: stored beside the booster in the registry. The no-market path's
+        trees travel inside it as a model string, so a version stays one booster plus one config."""
+        config: dict[str, Any] = {
             "feature_names": self.feature_names,
             "baseline": self.baseline.to_dict(),
             "temperature": self.temperature,
             "use_market_margin": self.use_market_margin,
+            "tree_weight": self.tree_weight,
         }
+        if self.no_market is not None:
+            config["no_market"] = self.no_market.config() | {"model": self.no_market.booster.model_to_string()}
+        return config
 
     @classmethod
     def from_config(cls, booster: lgb.Booster, config: dict[str, Any], version: str | None = None) -> Predictor:
+        fallback = config.get("no_market")
         return cls(
             booster=booster,
             feature_names=list(config["feature_names"]),
-            baseline=EloBaseline.from_dict(config["baseline"]),
+            baseline=LinearBaseline.from_dict(config["baseline"]),
             temperature=float(config["temperature"]),
             use_market_margin=bool(config["use_market_margin"]),
             version=version,
+            tree_weight=float(config.get("tree_weight", 1.0)),  # versions registered before it: all trees
+            no_market=None
+            if fallback is None
+            else cls.from_config(_booster_like(booster, fallback["model"]), fallback, version),
         )
 
     def config_json(self) -> str:

@@ -21,9 +21,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import get_model_info, infer_signature
 
 from shared.config import get_settings
-from shared.ml.evaluate import BacktestReport
+from shared.ml.evaluate import MARKET, NO_MARKET_MODEL, BacktestReport
 from shared.ml.metrics import ranked_probability_score
-from shared.ml.predictor import Predictor
+from shared.ml.predictor import MARKET_COLUMNS, Predictor
 
 __all__ = ["Predictor", "load_predictor", "resolve_alias"]
 from shared.ml.train import labelled
@@ -67,8 +67,14 @@ def _flatten(params: dict[str, object], prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def log_and_register(report: BacktestReport, params: dict[str, object], artifacts: list[Path]) -> ModelVersion:
-    """One run: params, metrics, evaluation artifacts and the model, registered as challenger."""
+def log_and_register(
+    report: BacktestReport,
+    params: dict[str, object],
+    artifacts: list[Path],
+    extra_metrics: dict[str, float] | None = None,
+) -> ModelVersion:
+    """One run: params, metrics (the value report's among them), evaluation artifacts and the model,
+    registered as challenger."""
     settings = get_settings()
     client = tracking_client()
     predictor = report.trained.predictor
@@ -81,9 +87,10 @@ def log_and_register(report: BacktestReport, params: dict[str, object], artifact
                 "test_seasons": ",".join(report.test_seasons),
                 "best_iteration": report.trained.best_iteration,
                 "temperature": round(predictor.temperature, 4),
+                "tree_weight": predictor.tree_weight,
             }
         )
-        mlflow.log_metrics(report.metrics())
+        mlflow.log_metrics(report.metrics() | (extra_metrics or {}))
         with tempfile.TemporaryDirectory() as scratch:
             table = Path(scratch) / "evaluation.md"
             table.write_text(report.markdown())
@@ -99,6 +106,8 @@ def log_and_register(report: BacktestReport, params: dict[str, object], artifact
                 example, pd.DataFrame(predictor.predict_matrix(example.to_numpy()), columns=["home", "draw", "away"])
             ),
             input_example=example,
+            # serving loads the booster itself; inferring them, MLflow starts a Python importing the model (~20 s)
+            pip_requirements=mlflow.lightgbm.get_default_pip_requirements(),
             metadata={PREDICTOR_CONFIG: predictor.config()},
         )
         source = f"runs:/{run.info.run_id}/model"
@@ -109,7 +118,12 @@ def log_and_register(report: BacktestReport, params: dict[str, object], artifact
         "eval_rps": f"{pooled['rps']:.6f}",
         "eval_log_loss": f"{pooled['log_loss']:.6f}",
         "gap_to_market_rps": f"{report.gap_to_market()['rps']:+.6f}",
+        "paths": ",".join(report.models),
     }
+    if NO_MARKET_MODEL in report.models:
+        no_market = report.pooled(NO_MARKET_MODEL)
+        tags["eval_rps_no_market"] = f"{no_market['rps']:.6f}"
+        tags["gap_no_market_to_market_rps"] = f"{report.gap(NO_MARKET_MODEL, MARKET)['rps']:+.6f}"
     for key, value in tags.items():
         client.set_model_version_tag(settings.model_name, registered.version, key, value)
     client.set_registered_model_alias(settings.model_name, CHALLENGER, registered.version)
@@ -131,10 +145,27 @@ def cache_version(version: ModelVersion, predictor: Predictor) -> None:
         log.warning("version %s of %s not cached in the object store: %s", ref.version, ref.name, exc)
 
 
-def resolve_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion:
+def name_champion(client: MlflowClient, version: ModelVersion) -> None:
+    """Move `champion` to the version, and leave the hint serving's next cold start loads without
+    asking MLflow (shared/serving/champion.py; best effort: serving asks the registry anyway)."""
+    from shared.serving.model_cache import VersionRef, write_alias_hint
+    from shared.storage import get_store
+
+    client.set_registered_model_alias(version.name, CHAMPION, version.version)
+    ref = VersionRef(version.name, str(version.version), version.run_id or "", version.source or "")
     try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException as exc:
+        write_alias_hint(get_store(), CHAMPION, ref)
+    except Exception as exc:
+        log.warning("no %s hint for %s version %s: %s", CHAMPION, ref.name, ref.version, exc)
+
+
+def resolve_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion:
+    """The version an alias names, through the platform's one alias resolver (shared.serving.aliases)."""
+    from shared.serving.aliases import AliasUnresolved, resolve
+
+    try:
+        return get_version(client, name, resolve(client.tracking_uri, name, alias).version)
+    except AliasUnresolved as exc:
         raise RegistryError(f"model {name!r} has no version with alias {alias!r}") from exc
 
 
@@ -177,10 +208,12 @@ class GateDecision:
     promoted: bool
     candidate: str
     champion: str | None
-    candidate_rps: float
+    candidate_rps: float  # the market path's (pre-kickoff prices given)
     champion_rps: float | None
     matches: int
     reason: str
+    candidate_no_market_rps: float | None = None  # the same matches with every price removed
+    champion_no_market_rps: float | None = None
 
 
 def evaluation_matches(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFrame:
@@ -192,30 +225,50 @@ def evaluation_matches(frame: pd.DataFrame, version: ModelVersion) -> pd.DataFra
     return matches
 
 
-def promote(client: MlflowClient, name: str, candidate: ModelVersion, frame: pd.DataFrame) -> GateDecision:
-    """Move `champion` to the candidate only if its RPS beats the champion's on the same matches."""
-    matches = evaluation_matches(frame, candidate)
+def path_rps(predictor: Predictor, matches: pd.DataFrame) -> tuple[float, float]:
+    """RPS of both paths on the same matches: with their pre-kickoff prices, then with none (the
+    market columns blanked, so the predictor routes every row to its no-market path)."""
     outcomes = matches["outcome"].astype(int).to_numpy()
+    matrix = matches[predictor.feature_names].to_numpy(dtype=np.float64)
+    blank = matrix.copy()
+    blank[:, [predictor.feature_names.index(c) for c in MARKET_COLUMNS if c in predictor.feature_names]] = np.nan
+    return (
+        ranked_probability_score(predictor.predict_matrix(matrix), outcomes),
+        ranked_probability_score(predictor.predict_matrix(blank), outcomes),
+    )
 
-    def rps_of(version: ModelVersion) -> float:
+
+def promote(client: MlflowClient, name: str, candidate: ModelVersion, frame: pd.DataFrame) -> GateDecision:
+    """Move `champion` to the candidate only if, on the same matches, neither path's RPS is worse than
+    the champion's and at least one is lower."""
+    matches = evaluation_matches(frame, candidate)
+
+    def rps_of(version: ModelVersion) -> tuple[float, float]:
         predictor = load_predictor(version)
         missing = set(predictor.feature_names) - set(matches.columns)
         if missing:
             raise RegistryError(f"version {version.version} needs features the table lacks: {sorted(missing)}")
-        return ranked_probability_score(
-            predictor.predict_matrix(matches[predictor.feature_names].to_numpy(dtype=np.float64)), outcomes
-        )
+        return path_rps(predictor, matches)
 
-    candidate_rps = rps_of(candidate)
+    candidate_rps, candidate_none = rps_of(candidate)
     current = aliases_of(client, name).get(CHAMPION)
     if current is None:
-        client.set_registered_model_alias(name, CHAMPION, candidate.version)
-        return GateDecision(True, candidate.version, None, candidate_rps, None, len(matches), "first model")
+        name_champion(client, candidate)
+        return GateDecision(
+            True, candidate.version, None, candidate_rps, None, len(matches), "first model", candidate_none
+        )
     if current == str(candidate.version):
-        return GateDecision(False, candidate.version, current, candidate_rps, candidate_rps, len(matches), "already")
-    champion_rps = rps_of(get_version(client, name, current))
-    better = candidate_rps < champion_rps
+        return GateDecision(
+            False, candidate.version, current, candidate_rps, candidate_rps, len(matches), "already",
+            candidate_none, candidate_none,
+        )  # fmt: skip
+    champion_rps, champion_none = rps_of(get_version(client, name, current))
+    not_worse = candidate_rps <= champion_rps and candidate_none <= champion_none
+    better = not_worse and (candidate_rps < champion_rps or candidate_none < champion_none)
     if better:
-        client.set_registered_model_alias(name, CHAMPION, candidate.version)
-    reason = "lower RPS" if better else "RPS not lower than the champion's"
-    return GateDecision(better, candidate.version, current, candidate_rps, champion_rps, len(matches), reason)
+        name_champion(client, candidate)
+    reason = "lower RPS" if better else "RPS of a path not lower than the champion's"
+    return GateDecision(
+        better, candidate.version, current, candidate_rps, champion_rps, len(matches), reason,
+        candidate_none, champion_none,
+    )  # fmt: skip

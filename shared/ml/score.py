@@ -7,6 +7,7 @@ kicking off after it is scored as if unplayed (the demo data has nothing schedul
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import numpy as np
@@ -34,8 +35,10 @@ def score_batch(
     model_name: str,
     params: FeatureParams,
     as_of: datetime | None = None,
+    inputs_fetched_at: Mapping[int, datetime] | None = None,
 ) -> pd.DataFrame:
-    """One row per match to score, with its probabilities and the state time its features saw."""
+    """One row per match to score, with its probabilities, the state time its features saw and when
+    its newest match-day inputs (live state, preview) were fetched (`inputs_fetched_at`, by match id)."""
     frame = matches.to_pandas()
     _, public_at = timing(frame, params)
     if as_of is None:
@@ -74,6 +77,7 @@ def score_batch(
         model_name=model_name,
         model_version=predictor.version or "local",
         features_as_of=pd.Timestamp(features_as_of) if features_as_of else pd.NaT,
+        inputs_fetched_at=pd.to_datetime([(inputs_fetched_at or {}).get(int(i)) for i in result["match_id"]], utc=True),
         scored_at=pd.Timestamp(datetime.now(UTC)),
         **{f"feature_{name}": [row[name] for row in rows] for name in FEATURE_NAMES},
     )

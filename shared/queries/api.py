@@ -1,17 +1,13 @@
-"""What the HTTP functions share beyond the app factory: the league filter and the documented error body."""
+"""What the HTTP functions share beyond the app factory: the league and season filters and the documented error body."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import HTTPException, Query, status
-from pydantic import BaseModel
 
 from shared.competitions import KNOWN_COMPETITIONS, UnknownCompetition
-
-
-class ErrorBody(BaseModel):
-    detail: str
+from shared.web.app import ErrorBody
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -33,3 +29,15 @@ def league_code(
     if code not in KNOWN_COMPETITIONS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(UnknownCompetition(league)))
     return code
+
+
+def season_code(
+    season: str | None = Query(
+        default=None,
+        pattern=r"^\d{4}-\d{4}$",
+        description="e.g. 2021-2022; default: each league's latest",
+        examples=["2021-2022"],
+    ),
+) -> str | None:
+    """The season filter: a football-data season such as 2021-2022, or None for each league's latest."""
+    return season

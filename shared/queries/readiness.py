@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from shared.config import Settings
 from shared.db.session import engine_for
+from shared.serving import aliases
 from shared.storage import store_from_settings
 
 # shared.ml.registry.CHAMPION, not imported from there: that module pulls in the training stack
@@ -148,18 +149,11 @@ def check_object_storage(settings: Settings) -> DependencyState:
 
 
 def check_mlflow(settings: Settings) -> DependencyState:
-    # imported here: mlflow takes seconds to import, and the health function must start fast
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    uri = settings.resolved_mlflow_tracking_uri
     try:
-        version = MlflowClient(uri, uri).get_model_version_by_alias(settings.model_name, CHAMPION_ALIAS)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":  # no such model, or no such alias on it
-            return DependencyState(state=NO_CHAMPION)
-        raise
-    return DependencyState(state=OK, champion_version=str(version.version))
+        version = aliases.resolve(settings.resolved_mlflow_tracking_uri, settings.model_name, CHAMPION_ALIAS)
+    except aliases.AliasUnresolved:  # no such model, or no such alias on it
+        return DependencyState(state=NO_CHAMPION)
+    return DependencyState(state=OK, champion_version=version.version)
 
 
 def check_redis(settings: Settings) -> DependencyState:

@@ -10,6 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from shared.db.models import IngestRun, RunStatus
+from shared.workflows.history import PipelineRuns, recent_runs
 
 # blocked (the source refused us) is a failure to the reader, though the run is retryable
 FAILURE_STATUSES = (RunStatus.failed, RunStatus.blocked)
@@ -38,6 +39,9 @@ class SourceSummary(BaseModel):
 
 class SourcesResponse(BaseModel):
     sources: list[SourceSummary]
+    workflows: list[PipelineRuns] = Field(
+        default_factory=list, description="the latest runs of each Argo pipeline, as their exit handlers reported"
+    )
 
 
 def data_sources(session: Session) -> SourcesResponse:
@@ -54,7 +58,7 @@ def data_sources(session: Session) -> SourcesResponse:
         )
         for source, by_status in sorted(counts.items())
     ]
-    return SourcesResponse(sources=sources)
+    return SourcesResponse(sources=sources, workflows=recent_runs(session))
 
 
 def _run_counts(session: Session) -> tuple[dict[str, dict[RunStatus, int]], dict[str, datetime]]:

@@ -8,9 +8,10 @@ import threading
 
 import typer
 
+from shared.cli.errors import CommandError, ExitCode
 from shared.config import get_settings
+from shared.runtime.function_processes import FunctionStartError
 from shared.runtime.local import LocalRuntime, RuntimeOptions, RuntimeStartError
-from shared.runtime.processes import FunctionStartError
 
 SUPERVISE_INTERVAL_SECONDS = 1.0
 
@@ -21,11 +22,18 @@ def up_command(
     ping_now: bool = typer.Option(False, "--ping-now", help="Fire every PingSource schedule once at start-up."),
 ) -> None:
     """Run everything on one machine: HTTP functions, event functions behind the bus, PingSource schedules."""
-    from shared.cli.errors import CommandError  # imported here: the shared.cli package imports this module
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pika").setLevel(logging.WARNING)  # it logs every connection step at INFO
+    # pika logs every connection step at INFO and a failed connect at ERROR with a traceback before it
+    # raises; the runtime reports that raised error once, in one line naming host:port.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
     settings = get_settings()
+    if settings.amqp_url and not settings.redis_url:
+        # Over RabbitMQ, `infer` runs in its own process: a job it finishes must be visible to task-status.
+        raise CommandError(
+            "AMQP_URL is set without REDIS_URL: async prediction jobs are shared between processes through "
+            "Redis; set REDIS_URL, or unset AMQP_URL to use the in-process bus",
+            ExitCode.BAD_INPUT,
+        )
     runtime = LocalRuntime(RuntimeOptions(host or settings.serve_host, port or settings.serve_port, ping_now))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

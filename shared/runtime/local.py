@@ -1,9 +1,11 @@
 """The local runtime: the right column of ARCHITECTURE §4 on one machine.
 
 - HTTP functions: one uvicorn server (a thread) serving every kind=="http" function on one port.
-- Event functions: without AMQP_URL the in-process bus (`get_publisher()`) calls their handlers;
+- One `Services` for the whole process, closed last.
+- Event functions: without AMQP_URL the in-process bus (`Services.publisher`) calls their handlers;
   with AMQP_URL each runs as its own functions-framework process and the RabbitMQ dispatcher
-  consumes the Trigger queues and POSTs to it, as Knative's eventing-rabbitmq does.
+  consumes the Trigger queues and POSTs to it, as Knative's eventing-rabbitmq does, every delivery
+  signed with this run's key and verified by the process (shared/runtime/rabbit_transport.py).
 - PingSources: a scheduler publishing each manifest's event at its due times.
 - With RabbitMQ, a loop keeping the queue-depth gauge of /metrics current.
 """
@@ -13,30 +15,30 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import pika
 import uvicorn
 
-from shared.config import get_settings
 from shared.db import migrate
-from shared.events.dispatcher import RabbitDispatcher
-from shared.events.publisher import Publisher, get_publisher
-from shared.events.rabbitmq import declare_topology, queue_depths
+from shared.events.rabbitmq import queue_depths
 from shared.events.routing import RoutingTable, load_routing
-from shared.runtime.processes import FunctionProcess, service_urls, start_functions, stop_functions
+from shared.runtime.functions import LoadedFunction, discover_functions, host_functions
+from shared.runtime.rabbit_transport import RabbitTransport
 from shared.runtime.scheduler import PingScheduler
-from shared.web.local import create_local_server, discover_functions
+from shared.services import Services
+from shared.web.local import LocalServer
 
 log = logging.getLogger("time2bet.runtime")
 
 # The namespace knative/base/kustomization.yaml deploys to: PingSource events name it in their source.
-NAMESPACE = "time2bet"
+NAMESPACE = "soccer-api"
 QUEUE_DEPTH_INTERVAL_SECONDS = 5.0
 HTTP_START_TIMEOUT_SECONDS = 60.0
 THREAD_STOP_TIMEOUT_SECONDS = 10.0
-# In-process deliveries still running (a long scrape) get this long to finish before the process leaves them.
-PUBLISHER_FLUSH_SECONDS = 5.0
+# In-process deliveries still running (a long scrape) and the prediction log's last rows get this long
+# before the process leaves them.
+SERVICES_CLOSE_SECONDS = 10.0
 
 
 class RuntimeStartError(RuntimeError):
@@ -53,8 +55,8 @@ class RuntimeOptions:
 class HttpServer:
     """uvicorn in a thread, so the main thread keeps the signals and decides when to stop."""
 
-    def __init__(self, host: str, port: int) -> None:
-        config = uvicorn.Config(create_local_server, factory=True, host=host, port=port, log_level="info")
+    def __init__(self, server: LocalServer, host: str, port: int) -> None:
+        config = uvicorn.Config(server, host=host, port=port, log_level="info")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
 
@@ -97,29 +99,31 @@ class QueueDepthLoop:
 class LocalRuntime:
     def __init__(self, options: RuntimeOptions) -> None:
         self._options = options
-        self._functions: list[FunctionProcess] = []
-        self._dispatcher: RabbitDispatcher | None = None
+        self._transport: RabbitTransport | None = None
         self._queue_depths: QueueDepthLoop | None = None
         self._scheduler: PingScheduler | None = None
         self._http: HttpServer | None = None
-        self._publisher: Publisher | None = None
+        self._services: Services | None = None
 
     def start(self) -> None:
-        settings = get_settings()
+        # one interpreter hosts every function: predict's process-wide collector tuning stays off
+        self._services = services = Services.from_environment(shares_interpreter=True)
+        settings = services.settings
         migrate.upgrade(settings.resolved_database_url)  # a fresh data directory needs its tables
         routing = load_routing()
+        loaded = discover_functions()
         if settings.amqp_url:
-            self._start_rabbitmq_transport(settings.amqp_url, routing)
-        self._publisher = get_publisher()  # without AMQP_URL: the in-process bus, built once with every handler
-        self._scheduler = PingScheduler(routing.pingsources, self._publisher.publish, NAMESPACE)
+            self._start_rabbitmq_transport(settings.amqp_url, routing, loaded)
+        server = host_functions(loaded, services, owns_services=False)  # hosts the handlers before the bus exists
+        self._scheduler = PingScheduler(routing.pingsources, services.publisher.publish, NAMESPACE)
         self._scheduler.start(fire_at_start=self._options.ping_now)
-        self._http = HttpServer(self._options.host, self._options.port)
+        self._http = HttpServer(server, self._options.host, self._options.port)
         self._http.start()
         log.info("local runtime up on http://%s:%d", self._options.host, self._options.port)
 
     def failure(self) -> str | None:
         """Why the runtime cannot go on (an event function process died), or None."""
-        for function in self._functions:
+        for function in self._transport.functions if self._transport else []:
             code = function.process.poll()
             if code is not None:
                 return f"event function {function.spec.name} exited with {code}"
@@ -133,40 +137,22 @@ class LocalRuntime:
             self._http.stop()
         if self._queue_depths is not None:
             self._queue_depths.stop()
-        if self._publisher is not None:
-            _close_within(self._publisher, PUBLISHER_FLUSH_SECONDS)
-        if self._dispatcher is not None:
-            self._dispatcher.stop()
-        stop_functions(self._functions)
+        if self._services is not None:
+            _close_within(self._services.close, SERVICES_CLOSE_SECONDS)
+        if self._transport is not None:
+            self._transport.stop()
         log.info("local runtime stopped")
 
-    def _start_rabbitmq_transport(self, amqp_url: str, routing: RoutingTable) -> None:
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        try:
-            declare_topology(connection.channel(), routing)
-        finally:
-            connection.close()
-        specs = [f.spec for f in discover_functions() if f.spec.kind == "event"]
-        self._functions = start_functions(specs)
-        consumed = _served_routes(routing, {spec.name for spec in specs})
-        self._dispatcher = RabbitDispatcher(amqp_url, consumed, service_urls(self._functions))
-        self._dispatcher.start()
+    def _start_rabbitmq_transport(self, amqp_url: str, routing: RoutingTable, loaded: list[LoadedFunction]) -> None:
+        self._transport = RabbitTransport(amqp_url, routing, NAMESPACE)
+        self._transport.start(f.spec for f in loaded if f.spec.kind == "event")
         self._queue_depths = QueueDepthLoop(amqp_url, routing)
         self._queue_depths.start()
 
 
-def _close_within(publisher: Publisher, timeout: float) -> None:
-    closing = threading.Thread(target=publisher.close, name="publisher-close", daemon=True)
+def _close_within(close: Callable[[], None], timeout: float) -> None:
+    closing = threading.Thread(target=close, name="services-close", daemon=True)
     closing.start()
     closing.join(timeout)
     if closing.is_alive():
-        log.warning("event deliveries still running after %.0f s: abandoned", timeout)
-
-
-def _served_routes(routing: RoutingTable, running: set[str]) -> RoutingTable:
-    """The Triggers whose subscriber runs here; the others' queues keep their events until it does."""
-    missing = sorted({t.subscriber_service for t in routing.triggers} - running)
-    if missing:
-        log.warning("no function folder for %s: their Trigger queues are not consumed", ", ".join(missing))
-    triggers = tuple(t for t in routing.triggers if t.subscriber_service in running)
-    return RoutingTable(brokers=routing.brokers, triggers=triggers, pingsources=routing.pingsources)
+        log.warning("event deliveries or log writes still running after %.0f s: abandoned", timeout)

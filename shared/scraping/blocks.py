@@ -1,4 +1,8 @@
-"""Recognise block, challenge and consent pages (NOTES §3.6) so they are retried, never parsed as data."""
+"""Recognise block and challenge pages (NOTES §3.6) so they are retried, never parsed as data.
+
+A consent banner is not a block by itself: WhoScored keeps its dialog in the DOM on pages whose data
+loaded fine. The fetcher decides from the banner's visibility and the data's presence (`fetch.py`).
+"""
 
 from __future__ import annotations
 
@@ -20,13 +24,16 @@ CONSENT_BUTTON_XPATH = "//button[./span[normalize-space(text())='AGREE']]"
 
 
 def block_reason(source: str) -> str | None:
-    """What blocked the page ("Incapsula", "Cloudflare", "consent banner"), or None for a real page."""
+    """What blocked the page ("Incapsula", "Cloudflare"), or None for a real page."""
     for marker, reason in _MARKERS:
         if marker in source:
             return reason
-    if "AGREE" in source and _has_consent_button(source):
-        return "consent banner"
     return None
+
+
+def has_consent_banner(source: str) -> bool:
+    """Whether the page carries the consent dialog's AGREE button (shown or not)."""
+    return "AGREE" in source and _has_consent_button(source)
 
 
 def _has_consent_button(source: str) -> bool:

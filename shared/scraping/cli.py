@@ -6,11 +6,12 @@ from types import TracebackType
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from selenium.common.exceptions import WebDriverException
 
+from shared.cli.console import console, progress
+from shared.cli.errors import CommandError, ExitCode
 from shared.config import get_settings
 from shared.db.session import get_engine
 from shared.scraping.driver import remote_browser_factory
@@ -23,22 +24,13 @@ from shared.storage import get_store
 scrape_app = typer.Typer(help="Scrape data sources into the store.", no_args_is_help=True)
 teams_app = typer.Typer(help="Inspect how teams from different sources were matched.", no_args_is_help=True)
 
-EXIT_BAD_INPUT = 2
-EXIT_BLOCKED = 3
-_console = Console()
-
 
 class RichProgress:
     """A bar per stage (its months) and per month (its match pages)."""
 
     def __init__(self) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=_console,
-            transient=False,
+        self._progress = progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
         )
         self._tasks: dict[str, TaskID] = {}
 
@@ -60,11 +52,6 @@ class RichProgress:
 
 def _id_or_name(value: str) -> int | str:
     return int(value) if value.strip().isdigit() else value.strip()
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    typer.echo(f"error: {message.strip().splitlines()[0] if message.strip() else 'failed'}", err=True)
-    return typer.Exit(code)
 
 
 @scrape_app.command("whoscored")
@@ -99,14 +86,14 @@ def whoscored(
                 settings=settings,
             )
     except ValidationError as exc:
-        raise _fail(f"invalid request: {exc.errors()[0]['msg']}") from None
+        raise CommandError(f"invalid request: {exc.errors()[0]['msg']}", ExitCode.BAD_INPUT) from None
     except (ScrapeInputError, UnmappedCompetition, PageShapeError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise CommandError(str(exc), ExitCode.BAD_INPUT) from None
     except WebDriverException as exc:
-        raise _fail(f"browser failed: {exc.msg or type(exc).__name__}", 1) from None
+        raise CommandError(f"browser failed: {exc.msg or type(exc).__name__}") from None
     _print_report(report)
     if report.status == "blocked":
-        raise _fail(f"run ended blocked ({report.blocked}); pages stored before it are kept", EXIT_BLOCKED)
+        raise CommandError(f"run ended blocked ({report.blocked}); pages stored before it are kept", ExitCode.BLOCKED)
 
 
 def _print_report(report: ScrapeReport) -> None:
@@ -116,8 +103,8 @@ def _print_report(report: ScrapeReport) -> None:
             table.add_column(column)
         for change in report.changes:
             table.add_row(change.entity, change.key, change.action, ", ".join(change.fields))
-        _console.print(table)
-    _console.print(
+        console.print(table)
+    console.print(
         f"{report.league} {report.season}: {report.matches_seen} matches in {len(report.months)} "
         f"months; added {report.added}, updated {report.updated}, rejected {report.rejected} "
         f"({report.page_loads} page loads)"
@@ -133,4 +120,4 @@ def unmatched() -> None:
         table.add_column(column)
     for team in teams:
         table.add_row(str(team.team_id), team.name, team.source, ", ".join(team.source_names))
-    _console.print(table)
+    console.print(table)

@@ -50,12 +50,25 @@ class BrowserSession:
         except JavascriptException:
             return None
 
+    def consent_visible(self) -> bool:
+        """Whether a consent dialog is shown over the page (one kept hidden in the DOM blocks nothing)."""
+        return any(button.is_displayed() for button in self.driver.find_elements(By.XPATH, CONSENT_BUTTON_XPATH))
+
     def dismiss_consent(self) -> bool:
         for button in self.driver.find_elements(By.XPATH, CONSENT_BUTTON_XPATH):
             if button.is_displayed():
                 button.click()
                 return True
         return False
+
+    def cookies(self) -> list[dict[str, Any]]:
+        return self.driver.get_cookies()
+
+    def restore_cookies(self, cookies: list[dict[str, Any]]) -> None:
+        """Add cookies of an earlier session (the page's domain must be loaded) and reload with them."""
+        for cookie in cookies:
+            self.driver.add_cookie(cookie)
+        self.driver.refresh()
 
     def close(self) -> None:
         try:
@@ -93,7 +106,7 @@ def remote_browser_factory(settings: Settings) -> DriverFactory:
         profile_dir = Path("/tmp") / f"t2b-chrome-{uuid.uuid4().hex}"
         driver = webdriver.Remote(command_executor=settings.selenoid_url, options=chrome_options(settings, profile_dir))
         try:
-            driver.set_page_load_timeout(settings.scrape_page_load_timeout_s)
+            driver.set_page_load_timeout(settings.scrape_page_load_timeout_seconds)
         except BaseException:
             driver.quit()
             raise

@@ -7,14 +7,14 @@ import random
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from selenium.common.exceptions import WebDriverException
 
 from shared.config import Settings
-from shared.scraping.blocks import block_reason
+from shared.scraping.blocks import block_reason, has_consent_banner
 from shared.scraping.driver import BrowserSession, DriverFactory
-from shared.scraping.errors import EmptyPageData, PageBlocked
+from shared.scraping.errors import EmptyPageData, PageBlocked, PageShapeError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class PageFetcher:
         self._sleep = sleep
         self._jitter = jitter
         self._session: BrowserSession | None = None
+        self._consent_cookies: list[dict[str, Any]] = []  # given once per run, carried to fresh sessions
         self._last_load: float | None = None
         self.page_loads = 0
 
@@ -61,7 +62,7 @@ class PageFetcher:
                 self._discard_session()
                 if attempt == attempts:
                     raise
-                delay = self._settings.scrape_backoff_base_s * 2 ** (attempt - 1)
+                delay = self._settings.scrape_backoff_base_seconds * 2 ** (attempt - 1)
                 log.warning("attempt %d/%d for %s failed (%s); retrying in %.1f s", attempt, attempts, url, exc, delay)
                 self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
@@ -72,16 +73,36 @@ class PageFetcher:
         self.page_loads += 1
         session.open(url)
         reason = block_reason(session.source)
-        if reason == "consent banner" and session.dismiss_consent():
-            reason = block_reason(session.source)
         if reason is not None:
             raise PageBlocked(url, reason)
-        return read(session)
+        consent_shown = has_consent_banner(session.source) and session.consent_visible()
+        if consent_shown:
+            consent_shown = not self._give_consent(session)
+        try:
+            return read(session)
+        except PageShapeError:
+            # Without its data, a page still covered by the consent dialog is blocked by it (retryable);
+            # with its data, a dialog in the DOM (shown or hidden) never ends a run.
+            if consent_shown:
+                raise PageBlocked(url, "consent banner") from None
+            raise
+
+    def _give_consent(self, session: BrowserSession) -> bool:
+        """Consent once per run (a fresh session after a retry gets the first one's cookies); True when it is gone."""
+        if self._consent_cookies:
+            session.restore_cookies(self._consent_cookies)
+            if not session.consent_visible():
+                return True
+        if session.dismiss_consent():
+            self._consent_cookies = session.cookies()
+        return not session.consent_visible()
 
     def _respect_rate_limit(self) -> None:
         now = time.monotonic()
         if self._last_load is not None:
-            wanted = self._settings.scrape_rate_limit_s + self._settings.scrape_rate_jitter_s * self._jitter()
+            wanted = (
+                self._settings.scrape_rate_limit_seconds + self._settings.scrape_rate_jitter_seconds * self._jitter()
+            )
             remaining = wanted - (now - self._last_load)
             if remaining > 0:
                 self._sleep(remaining)

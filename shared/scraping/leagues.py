@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from shared.competitions import CompetitionInfo, competition_info
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 # (regionId, tournamentId) → football-data division code, the store's competition code.
 _COMPETITION_CODES: dict[tuple[int, int], str] = {
@@ -29,6 +34,16 @@ def whoscored_ids(code: str) -> tuple[int, int] | None:
 
 def mapped_codes() -> list[str]:
     return sorted(_COMPETITION_CODES.values())
+
+
+def configured_leagues(settings: Settings, requested: Collection[str] = ()) -> list[str]:
+    """The leagues of the request, else MATCHDAY_LEAGUES, else every league mapped to WhoScored: what
+    the match-day tick reads and the daily fixture scrape (a scrape.requested without a league) covers."""
+    if requested:
+        return sorted(requested)
+    if settings.matchday_leagues:
+        return sorted(settings.matchday_leagues.split(","))
+    return mapped_codes()
 
 
 def competition_for(region_id: int, tournament_id: int) -> CompetitionInfo:

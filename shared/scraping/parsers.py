@@ -20,6 +20,7 @@ from shared.scraping.errors import EmptyPageData, PageShapeError
 from shared.scraping.jsliteral import JsSyntaxError, JsValue
 from shared.scraping.records import (
     FixtureFeed,
+    LineupPlayer,
     MatchCentre,
     MatchHeader,
     MatchPreview,
@@ -30,7 +31,7 @@ from shared.scraping.records import (
     SeasonOption,
     StageCalendar,
     StageOption,
-    StandingRow,
+    StandingRecord,
     StandingsTable,
     TeamMatchStats,
     TournamentPage,
@@ -176,7 +177,7 @@ def standings_from_value(table: JsValue) -> StandingsTable:
     for row in table["standings"]:
         if not isinstance(row, list) or len(row) < len(_STANDING_FIELDS):
             raise PageShapeError("tournament/season", "standings row", f"{str(row)[:80]}")
-        rows.append(_validate(StandingRow, dict(zip(_STANDING_FIELDS, row, strict=False)), "tournament/season"))
+        rows.append(_validate(StandingRecord, dict(zip(_STANDING_FIELDS, row, strict=False)), "tournament/season"))
     return StandingsTable(stage_id=table.get("stageId"), group_index=table.get("standingsGroupIdx"), rows=rows)
 
 
@@ -396,7 +397,7 @@ def match_centre_from_values(match_id: int | None, header: JsValue | None, data:
             "full_time": score_from_text(data.get("ftScore")),
             "referee": referee.get("name") or None,
             "venue": data.get("venueName") or None,
-            "attendance": data.get("attendance") or None,
+            "attendance": _attendance(data.get("attendance")),
             "home": _team_stats(data["home"], data["away"], "home"),
             "away": _team_stats(data["away"], data["home"], "away"),
             "events": events,
@@ -418,6 +419,11 @@ def parse_match_centre(source: str) -> MatchCentre:
     return match_centre_from_values(match_id if isinstance(match_id, int) else None, header, data)
 
 
+def _attendance(value: JsValue) -> int | None:
+    """0 is a real attendance (matches behind closed doors); only a missing or empty value is unknown."""
+    return None if value in (None, "") else value  # type: ignore[return-value]  # the record validates it
+
+
 # --- §3.5 preview -------------------------------------------------------------------------------
 
 
@@ -429,11 +435,27 @@ def _predicted(value: JsValue, name: str) -> list[PredictedPlayer]:
     return [_validate(PredictedPlayer, item, "preview") for item in value]
 
 
+def _predicted_side(document: html.HtmlElement, side: str) -> tuple[str | None, list[LineupPlayer]]:
+    """Formation and XI of one side of `#preview-lineups` (NOTES §3.5): a `.home`/`.away` block with a
+    `.formation-label` and the players drawn on the pitch as links to `/players/{id}/…`."""
+    blocks = document.xpath(f"//*[@id='preview-lineups']//*[{_has_class(side)}]")
+    if not blocks:
+        return None, []
+    formation = blocks[0].xpath(f"string(.//*[{_has_class('formation-label')}])").strip()
+    names: dict[int, str] = {}  # in pitch order; a player's photo and name may both link to him
+    for link in blocks[0].xpath(".//a[contains(@href, '/players/')]"):
+        player_id = url_id(link.get("href", ""), "players")
+        if player_id is not None and not names.get(player_id):
+            names[player_id] = link.text_content().strip()
+    return formation or None, [LineupPlayer(player_id=pid, name=name) for pid, name in names.items()]
+
+
+def _has_class(name: str) -> str:
+    return f"contains(concat(' ', normalize-space(@class), ' '), ' {name} ')"
+
+
 def _missing_players(document: html.HtmlElement, column: int) -> list[MissingPlayer]:
-    rows = document.xpath(
-        f"//*[@id='missing-players']/div[{column}]"
-        "//table[contains(concat(' ', normalize-space(@class), ' '), ' grid ')]/tbody/tr"
-    )
+    rows = document.xpath(f"//*[@id='missing-players']/div[{column}]//table[{_has_class('grid')}]/tbody/tr")
     players = []
     for row in rows:
         links = row.xpath(".//td[contains(@class, 'pn')]//a[contains(@class, 'player-link')]")
@@ -466,12 +488,18 @@ def parse_preview(source: str) -> MatchPreview:
         raise PageShapeError("preview", "matchprediction")
     header_json = prediction.get("matchHeaderJson") or {}
     document = _document(source, "preview")
+    home_formation, home_lineup = _predicted_side(document, "home")
+    away_formation, away_lineup = _predicted_side(document, "away")
     return MatchPreview(
         match_id=header.match_id or header_json.get("Id"),
         header=header,
         venue=header_json.get("VenueName") or None,
-        home_lineup=_predicted(prediction.get("homePlayers"), "homePlayers"),
-        away_lineup=_predicted(prediction.get("awayPlayers"), "awayPlayers"),
+        home_formation=home_formation,
+        away_formation=away_formation,
+        home_lineup=home_lineup,
+        away_lineup=away_lineup,
+        home_squad=_predicted(prediction.get("homePlayers"), "homePlayers"),
+        away_squad=_predicted(prediction.get("awayPlayers"), "awayPlayers"),
         home_missing=_missing_players(document, 2),
         away_missing=_missing_players(document, 3),
     )

@@ -55,7 +55,7 @@ class StageOption(Record):
     url: str
 
 
-class StandingRow(Record):
+class StandingRecord(Record):
     stage_id: int
     team_id: int
     team_name: str
@@ -73,7 +73,7 @@ class StandingRow(Record):
 class StandingsTable(Record):
     stage_id: int | None
     group_index: int | None = None
-    rows: list[StandingRow]
+    rows: list[StandingRecord]
 
 
 class StageCalendar(Record):
@@ -261,6 +261,13 @@ class PredictedPlayer(Record):
     rating: float | None = Field(default=None, alias="Rating")
 
 
+class LineupPlayer(Record):
+    """A player of the predicted starting XI drawn on the preview's pitch."""
+
+    player_id: int
+    name: str
+
+
 class MissingPlayer(Record):
     player_id: int | None
     name: str
@@ -273,7 +280,11 @@ class MatchPreview(Record):
     match_id: int | None
     header: MatchHeader
     venue: str | None = None
-    home_lineup: list[PredictedPlayer]
-    away_lineup: list[PredictedPlayer]
+    home_formation: str | None = None  # e.g. "4-2-3-1", from the predicted line-up block
+    away_formation: str | None = None
+    home_lineup: list[LineupPlayer]  # the predicted XI (empty until WhoScored draws one)
+    away_lineup: list[LineupPlayer]
+    home_squad: list[PredictedPlayer]  # `matchprediction`'s squad list, sorted by rating: not the XI
+    away_squad: list[PredictedPlayer]
     home_missing: list[MissingPlayer]
     away_missing: list[MissingPlayer]

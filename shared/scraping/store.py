@@ -74,6 +74,7 @@ class StoreWriter:
         self._league = league
         self._dry_run = dry_run
         self.changes: list[Change] = []
+        self.match_ids: set[int] = set()  # the store's matches added or changed: their results are settled
         self._added_this_run: set[str] = set()  # filled in further by a later page: still one "add"
 
     def write_fixtures(self, matches: list[FixtureMatch]) -> None:
@@ -190,6 +191,7 @@ class StoreWriter:
                 ).one()
                 self._link(session, whoscored_id, match_id)
                 self.changes.append(Change(entity="match", key=key, action="add"))
+                self.match_ids.add(match_id)
                 self._added_this_run.add(key)
                 return
             self._link(session, whoscored_id, match.id)
@@ -207,6 +209,7 @@ class StoreWriter:
         if not changed:
             return
         session.execute(update(Match).where(Match.id == match.id).values(**changed, updated_at=utcnow()))
+        self.match_ids.add(match.id)
         if key not in self._added_this_run:
             self.changes.append(Change(entity="match", key=key, action="update", fields=tuple(sorted(changed))))
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from shared.config import Settings, get_settings
 from shared.db.models import MatchStatus
 from shared.ingest.runs import RunCounts, ingest_run
+from shared.monitoring.quality import settle_results
 from shared.scraping import pages
 from shared.scraping.driver import DriverFactory
 from shared.scraping.errors import PageBlocked, PageShapeError
@@ -119,6 +120,9 @@ def scrape_whoscored(
             scrape.run(fetcher, counts)
     except PageBlocked as exc:
         scrape.blocked = str(exc)
+    finally:
+        if scrape.writer is not None and not request.dry_run:  # pages stored before a block or an error stay
+            settle_results(engine, scrape.writer.match_ids)
     return scrape.report()
 
 

@@ -1,45 +1,69 @@
-"""Which version an alias names, without importing mlflow where that can be avoided.
+"""Which registry version to serve, through MLflow's public API only (REST or MlflowClient).
 
-`import mlflow` and building an `MlflowClient` cost about two seconds of a cold start, for one
-lookup. A tracking server answers it over its REST API (`GET /api/2.0/mlflow/registered-models/alias`);
-the local SQLite store of the embedded defaults answers a read-only query. Any other tracking URI,
-and any answer the fast paths cannot vouch for, goes through `MlflowClient` as before.
+`resolve(tracking_uri, name, alias)` is the one alias resolver of the platform: serving
+(ChampionModel), the registry commands (shared.ml.registry.resolve_alias), the readiness probe and
+the ModelBinding operator ask it. `pinned(tracking_uri, name, version)` is the same answer for an
+exact version (MODEL_VERSION).
+
+A tracking server (http/https) is asked over MLflow's documented REST API without importing mlflow:
+that import costs seconds of a cold start, for one lookup. Any other tracking URI (the embedded
+local store) goes through `MlflowClient`.
 """
 
 from __future__ import annotations
 
-import logging
-import sqlite3
-from pathlib import Path
-from urllib.parse import unquote, urlparse
+from typing import Any
+from urllib.parse import urlparse, urlsplit
 
 from shared.config import get_settings
+from shared.errors import Unavailable
 from shared.serving.model_cache import VersionRef
 
-log = logging.getLogger("time2bet.aliases")
-
-REST_PATH = "/api/2.0/mlflow/registered-models/alias"
+ALIAS_PATH = "/api/2.0/mlflow/registered-models/alias"
+VERSION_PATH = "/api/2.0/mlflow/model-versions/get"
 TIMEOUT_S = 5.0
+# what MLflow answers for a model, alias or version that does not exist
 MISSING_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
+def redacted(text: str, tracking_uri: str) -> str:
+    """`text` without the password `tracking_uri` may carry in its user info (`http://user:password@host`):
+    messages name the server, and MLflow's own errors quote the URL whole. They end up in 503 bodies,
+    readiness reports and logs."""
+    password = urlsplit(tracking_uri).password
+    return text.replace(password, "***") if password else text
+
+
 class AliasUnresolved(LookupError):
-    """The registry answered: the model or the alias does not exist."""
+    """The registry answered: the model, the alias or the version does not exist."""
 
 
-class RegistryUnreachable(RuntimeError):
-    """The registry did not answer."""
+class RegistryUnreachable(Unavailable):
+    """The registry did not answer (503 + Retry-After for HTTP, exit code 75 for the CLI)."""
 
 
 def resolve(tracking_uri: str, name: str, alias: str) -> VersionRef:
-    scheme = urlparse(tracking_uri).scheme.lower()
-    if scheme in ("http", "https"):
-        return resolve_over_rest(tracking_uri, name, alias)
-    if scheme == "sqlite":
-        found = resolve_in_sqlite(tracking_uri, name, alias)
-        if found is not None:
-            return found
-    return resolve_with_client(tracking_uri, name, alias)
+    """The version `alias` of registered model `name` names now.
+
+    One registry read, no state: call it again to notice an alias that moved. Raises
+    AliasUnresolved when the registry answers that the model or alias does not exist and
+    RegistryUnreachable when it does not answer (retry later).
+    """
+    if is_server(tracking_uri):
+        return _over_rest(tracking_uri, ALIAS_PATH, {"name": name, "alias": alias})
+    return _with_client(tracking_uri, lambda client: client.get_model_version_by_alias(name, alias))
+
+
+def pinned(tracking_uri: str, name: str, version: str) -> VersionRef:
+    """Version `version` of registered model `name` (run and source, for the model cache); errors as resolve()."""
+    if is_server(tracking_uri):
+        return _over_rest(tracking_uri, VERSION_PATH, {"name": name, "version": version})
+    return _with_client(tracking_uri, lambda client: client.get_model_version(name, version))
+
+
+def is_server(tracking_uri: str) -> bool:
+    """A tracking server (asked over REST, cheaply); anything else is read through MlflowClient."""
+    return urlparse(tracking_uri).scheme.lower() in ("http", "https")
 
 
 def _rest_options() -> dict[str, object]:
@@ -57,79 +81,41 @@ def _rest_options() -> dict[str, object]:
     return options
 
 
-def resolve_over_rest(tracking_uri: str, name: str, alias: str) -> VersionRef:
+def _over_rest(tracking_uri: str, path: str, params: dict[str, str]) -> VersionRef:
     import httpx
 
     try:
-        response = httpx.get(
-            tracking_uri.rstrip("/") + REST_PATH,
-            params={"name": name, "alias": alias},
-            timeout=TIMEOUT_S,
-            **_rest_options(),  # type: ignore[arg-type]
-        )
+        response = httpx.get(tracking_uri.rstrip("/") + path, params=params, timeout=TIMEOUT_S, **_rest_options())  # type: ignore[arg-type]
     except httpx.HTTPError as exc:
-        raise RegistryUnreachable(f"MLflow at {tracking_uri} unreachable: {type(exc).__name__}") from None
+        raise _unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
     if response.status_code == 200:
         version = response.json()["model_version"]
-        return VersionRef(name, str(version["version"]), version.get("run_id") or "", version.get("source") or "")
+        return VersionRef(
+            version["name"], str(version["version"]), version.get("run_id") or "", version.get("source") or ""
+        )
     try:
         code = response.json().get("error_code", "")
     except ValueError:
         code = ""
     if code in MISSING_CODES:
         raise AliasUnresolved(code)
-    raise RegistryUnreachable(f"MLflow at {tracking_uri} answered {response.status_code} {code}".rstrip())
+    raise _unreachable(tracking_uri, f"answered {response.status_code} {code}".rstrip())
 
 
-def _sqlite_path(tracking_uri: str) -> Path | None:
-    parsed = urlparse(tracking_uri)
-    if parsed.netloc or parsed.query or not parsed.path.startswith("/"):
-        return None  # only sqlite:///absolute/path: other forms go through MlflowClient
-    return Path(unquote(parsed.path))
-
-
-def _workspaces_configured() -> bool:
-    settings = get_settings()
-    return settings.mlflow_enable_workspaces or bool((settings.mlflow_workspace or "").strip())
-
-
-def resolve_in_sqlite(tracking_uri: str, name: str, alias: str) -> VersionRef | None:
-    """One indexed read of the local store; None whenever the answer is not clear-cut (no store
-    yet, an unexpected schema, no row, several workspaces): MlflowClient then decides."""
-    path = _sqlite_path(tracking_uri)
-    if path is None or not path.is_file() or _workspaces_configured():
-        return None
-    try:
-        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1.0)
-        try:
-            columns = {row[1] for row in connection.execute("PRAGMA table_info(registered_model_aliases)")}
-            # MLflow 3 keys every registry row by workspace; without workspaces everything is in "default"
-            workspace = " AND a.workspace = 'default' AND v.workspace = a.workspace" if "workspace" in columns else ""
-            rows = connection.execute(
-                "SELECT a.version, v.run_id, v.source FROM registered_model_aliases a "
-                "JOIN model_versions v ON v.name = a.name AND v.version = a.version "
-                f"WHERE a.name = ? AND a.alias = ?{workspace}",
-                (name, alias),
-            ).fetchall()
-        finally:
-            connection.close()
-    except sqlite3.Error as exc:
-        log.debug("local MLflow store not readable directly (%s): using MlflowClient", exc)
-        return None
-    if len(rows) != 1:
-        return None
-    version, run_id, source = rows[0]
-    return VersionRef(name, str(version), run_id or "", source or "")
-
-
-def resolve_with_client(tracking_uri: str, name: str, alias: str) -> VersionRef:
+def _with_client(tracking_uri: str, read: Any) -> VersionRef:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     try:
-        version = MlflowClient(tracking_uri).get_model_version_by_alias(name, alias)
+        version = read(MlflowClient(tracking_uri, tracking_uri))
     except MlflowException as exc:
-        raise AliasUnresolved(str(exc.error_code)) from None
+        if exc.error_code in MISSING_CODES:
+            raise AliasUnresolved(str(exc.error_code)) from None
+        raise _unreachable(tracking_uri, f"answered {exc.error_code}") from None
     except Exception as exc:
-        raise RegistryUnreachable(f"MLflow at {tracking_uri} unreachable: {type(exc).__name__}") from None
-    return VersionRef(name, str(version.version), version.run_id or "", version.source or "")
+        raise _unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
+    return VersionRef(version.name, str(version.version), version.run_id or "", version.source or "")
+
+
+def _unreachable(tracking_uri: str, what: str) -> RegistryUnreachable:
+    return RegistryUnreachable(redacted(f"MLflow at {tracking_uri} {what}", tracking_uri))

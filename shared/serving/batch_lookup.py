@@ -25,6 +25,7 @@ class BatchPrediction(BaseModel):
     probabilities: Probabilities
     model: ModelRef
     features_as_of: datetime | None
+    inputs_fetched_at: datetime | None = None  # the match's newest live state or preview read (match day)
     batch_key: str
 
 
@@ -37,25 +38,30 @@ class BatchUnavailable(RuntimeError):
 
 
 class BatchPredictions:
-    """Re-reads the pointer every `refresh_s`; loads a batch file only when the pointer moved."""
+    """Re-reads the pointer every `refresh_s`; loads a batch file only when the pointer moved.
+
+    A move is a new key or a new write time: a batch re-scored on match-day news the same day rewrites
+    that day's key, and only `written_at` tells the reader its rows changed."""
 
     def __init__(self, store: ObjectStore, refresh_s: float = 30.0) -> None:
         self._store = store
         self._refresh_s = refresh_s
         self._key: str | None = None
+        self._written_at: str | None = None
         self._rows: dict[int, BatchPrediction] = {}
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
         try:
-            key = json.loads(self._store.get_bytes(LATEST_POINTER))["key"]
+            pointer = json.loads(self._store.get_bytes(LATEST_POINTER))
         except ObjectNotFound:
             raise BatchUnavailable("no batch predictions yet: run `t2b score`") from None
-        if key != self._key:
+        key, written_at = pointer["key"], pointer.get("written_at")
+        if (key, written_at) != (self._key, self._written_at):
             table = pq.read_table(io.BytesIO(self._store.get_bytes(key)))
             self._rows = {row["match_id"]: _prediction(row, key) for row in table.to_pylist()}
-            self._key = key
+            self._key, self._written_at = key, written_at
         self._checked_at = time.monotonic()
 
     def get(self, match_id: int) -> BatchPrediction:
@@ -81,5 +87,6 @@ def _prediction(row: dict, key: str) -> BatchPrediction:
         probabilities=Probabilities(home=row["p_home"], draw=row["p_draw"], away=row["p_away"]),
         model=ModelRef(name=row["model_name"], version=str(row["model_version"])),
         features_as_of=row.get("features_as_of"),
+        inputs_fetched_at=row.get("inputs_fetched_at"),
         batch_key=key,
     )

@@ -1,10 +1,11 @@
 """A LightGBM booster for serving, on lib_lightgbm's C API through ctypes.
 
 `import lightgbm` imports scikit-learn, pandas and scipy whenever they are installed
-(lightgbm/compat.py), and importing `lightgbm.basic` runs the package's `__init__` first: well over
-a second of a cold start and ~100 MB of RSS that serving never uses. This class loads the same
-shared library the lightgbm package ships (found without importing the package) and calls the same
-C functions `lightgbm.Booster.predict` calls, so its raw scores are identical, bit for bit.
+(lightgbm/compat.py), and importing `lightgbm.basic` runs the package's `__init__` first: import
+time and memory that serving never uses (`t2b bench serve` prints the import costs). This class
+loads the same shared library the lightgbm package ships (found without importing the package) and
+calls the same C functions `lightgbm.Booster.predict` calls, so its raw scores are identical, bit
+for bit.
 
 Only what serving needs: load from a model string, raw scores of a dense float64 matrix.
 Predictions run with `num_threads=1`: for the one-row requests of an online function, LightGBM's
@@ -78,9 +79,6 @@ class NativeBooster:
         self.num_classes = classes.value
         self.num_features = features.value
         self._model_str = model_str
-
-    def num_feature(self) -> int:
-        return self.num_features
 
     def model_to_string(self) -> str:
         return self._model_str

@@ -4,6 +4,8 @@ A version is immutable, so its booster and predictor config can be copied once a
 
     models/<name>/<version>/model.txt       the LightGBM model string
     models/<name>/<version>/predictor.json  {"predictor_config": ..., "run_id", "source", "model_sha256", ...}
+    models/<name>/aliases/<alias>.json      the version the alias named when a process last asked the
+                                            registry: a hint for the next cold start, never the truth
 
 Written when a version is registered (`shared.ml.registry.log_and_register`) and, for versions
 registered before this cache existed, by the first process that loads them from MLflow. Reading
@@ -48,6 +50,24 @@ class VersionRef:
 
 def version_prefix(name: str, version: str) -> str:
     return f"{PREFIX}/{quote(name, safe='')}/{quote(str(version), safe='')}"
+
+
+def alias_hint_key(name: str, alias: str) -> str:
+    return f"{PREFIX}/{quote(name, safe='')}/aliases/{quote(alias, safe='')}.json"
+
+
+def write_alias_hint(store: ObjectStore, alias: str, ref: VersionRef) -> None:
+    body = {"name": ref.name, "version": str(ref.version), "run_id": ref.run_id or "", "source": ref.source or ""}
+    store.put_bytes(alias_hint_key(ref.name, alias), json.dumps(body).encode(), "application/json")
+
+
+def read_alias_hint(store: ObjectStore, name: str, alias: str) -> VersionRef | None:
+    """The version `alias` named when last resolved, or None (never written, or unreadable)."""
+    try:
+        body = json.loads(store.get_bytes(alias_hint_key(name, alias)))
+        return VersionRef(name, str(body["version"]), str(body["run_id"]), str(body["source"]))
+    except (ObjectNotFound, ValueError, KeyError, TypeError):
+        return None
 
 
 def write_version(store: ObjectStore, ref: VersionRef, model_str: str, config: dict[str, Any]) -> None:

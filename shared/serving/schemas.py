@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -60,3 +61,6 @@ class PredictResponse(BaseModel):
     model: ModelRef
     features_as_of: datetime | None = Field(description="latest result the team ratings and form include")
     cached: bool
+    market: Literal["pre-kickoff", "none"] = Field(
+        description="the path that served it: pre-kickoff prices given (or stored), or none (odds-free model)"
+    )

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 
 from shared.db.models import Team, TeamAlias
+from shared.errors import InvalidInput
 from shared.teams import normalise_name
 
 
-class UnknownTeamName(LookupError):
+class UnknownTeamName(InvalidInput):
     def __init__(self, name: str, suggestions: list[str]) -> None:
         hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         super().__init__(f"unknown team {name!r}{hint}")

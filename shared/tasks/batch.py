@@ -1,4 +1,5 @@
-"""Batch ML work on events: rebuild the features and team state, batch-score a day.
+"""Batch ML work on events: rebuild the features and team state, batch-score a day, re-score on
+match-day news (match.updated, preview.updated).
 
 Both steps read the raw parquet export, so each first re-exports the store: these events follow new
 matches being ingested, and a stale export would leave those matches out. The steps always cover
@@ -10,53 +11,62 @@ requester needs at least.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING
 
-from shared.db.session import get_engine
 from shared.events.contract import (
+    CACHE_INVALIDATE,
+    FEATURES_REQUESTED,
+    MATCH_UPDATED,
+    PREVIEW_UPDATED,
+    SCORING_REQUESTED,
     CacheInvalidate,
     Envelope,
     EventData,
     FeaturesRequested,
     InvalidEvent,
+    MatchUpdated,
+    PreviewUpdated,
     ScoringRequested,
     make_event,
 )
-from shared.events.publisher import BrokerUnavailable, get_publisher
+from shared.events.publisher import BrokerUnavailable
 from shared.export import export_store
+from shared.matchday.history import latest_input_fetches
 from shared.ml.data import MLParams
 from shared.ml.pipeline import features_step, score_step
-from shared.storage import ObjectStore, get_store
+from shared.serving.batch_lookup import LATEST_POINTER
+from shared.storage import ObjectNotFound, ObjectStore
 from shared.tasks.handler import RetryLater
+
+if TYPE_CHECKING:
+    from shared.services import Services
 
 log = logging.getLogger("time2bet.tasks.batch")
 
-FEATURES_REQUESTED = "io.time2bet.features.requested"
-SCORING_REQUESTED = "io.time2bet.scoring.requested"
-CACHE_INVALIDATE = "io.time2bet.cache.invalidate"
 EVENT_SOURCE = "/time2bet/functions/batch-features"
 
 
-def _fresh_export() -> ObjectStore:
-    store = get_store()
-    export_store(get_engine(), store)
-    return store
+def _fresh_export(services: Services) -> ObjectStore:
+    export_store(services.engine, services.store)
+    return services.store
 
 
-def handle_features_event(envelope: Envelope[EventData]) -> str:
+def handle_features_event(envelope: Envelope[EventData], services: Services) -> str:
     data = envelope.data
     if not isinstance(data, FeaturesRequested):
         raise InvalidEvent(f"batch-features handles {FEATURES_REQUESTED} only, not {envelope.type}")
     if data.as_of is not None:
         # The materialised state is the one online predictions start from: a past state must never replace it.
         raise InvalidEvent("batch-features materialises the latest team state; as_of replays are not supported")
-    features_step(_fresh_export(), MLParams.embedded(), log.info)
+    features_step(_fresh_export(services), MLParams.embedded(), log.info)
     # The contract has no scope naming the team-state cache alone; "all" includes it, and dropping
     # the other caches too only costs recomputation.
     invalidate = CacheInvalidate(scope="team_state", reason=f"team state rebuilt on event {envelope.id}")
     try:
-        get_publisher().publish(make_event(CACHE_INVALIDATE, invalidate, source=EVENT_SOURCE))
+        services.publisher.publish(make_event(CACHE_INVALIDATE, invalidate, source=EVENT_SOURCE))
     except BrokerUnavailable as error:  # rebuilding again on the retry is harmless; a stale cache is not
         raise RetryLater(f"batch-features: team state rebuilt but the cache not invalidated: {error}") from None
     return "rebuilt"
@@ -67,9 +77,34 @@ def scoring_moment(data: ScoringRequested) -> datetime:
     return datetime.combine(data.day, time.min, tzinfo=UTC)
 
 
-def handle_scoring_event(envelope: Envelope[EventData]) -> str:
+def handle_scoring_event(envelope: Envelope[EventData], services: Services) -> str:
     data = envelope.data
+    if isinstance(data, MatchUpdated | PreviewUpdated):
+        return rescore_on_news(data, services)
     if not isinstance(data, ScoringRequested):
-        raise InvalidEvent(f"batch-score handles {SCORING_REQUESTED} only, not {envelope.type}")
-    score_step(_fresh_export(), MLParams.embedded(), scoring_moment(data), log.info)
+        raise InvalidEvent(f"batch-score handles {', '.join(SCORING_EVENT_TYPES)} only, not {envelope.type}")
+    fetched = latest_input_fetches(services.engine)
+    score_step(_fresh_export(services), MLParams.embedded(), scoring_moment(data), log.info, fetched)
     return "scored"
+
+
+# Match-day news re-scores the batch from now: the match's newest inputs reach GET /predict/{match_id}.
+SCORING_EVENT_TYPES = (SCORING_REQUESTED, MATCH_UPDATED, PREVIEW_UPDATED)
+
+
+def batch_written_at(store: ObjectStore) -> datetime | None:
+    try:
+        return datetime.fromisoformat(json.loads(store.get_bytes(LATEST_POINTER))["written_at"])
+    except (ObjectNotFound, KeyError, ValueError):
+        return None
+
+
+def rescore_on_news(data: MatchUpdated | PreviewUpdated, services: Services) -> str:
+    """Re-score unless a batch written after the news was fetched exists already: a tick announces its
+    changes together, and the first re-score (reading the store after the tick wrote) covers them all."""
+    written_at = batch_written_at(services.store)
+    if written_at is not None and written_at >= data.fetched_at:
+        return "fresh"
+    fetched = latest_input_fetches(services.engine)
+    score_step(_fresh_export(services), MLParams.embedded(), None, log.info, fetched)
+    return "rescored"

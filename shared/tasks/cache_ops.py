@@ -7,22 +7,33 @@ nothing stale to drop either, so these events never fail for want of Redis.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from shared.cache import get_cache
-from shared.config import get_settings
+from shared.cache import Cache
 from shared.events.contract import (
+    CACHE_INVALIDATE,
+    MATCH_UPDATED,
+    MATCHES_INGESTED,
+    MODEL_PROMOTED,
+    PREDICTION_COMPLETED,
+    PREVIEW_UPDATED,
     CacheInvalidate,
     Envelope,
     EventData,
     InvalidEvent,
     MatchesIngested,
+    MatchUpdated,
     ModelPromoted,
     PredictionCompleted,
+    PreviewUpdated,
 )
+
+if TYPE_CHECKING:
+    from shared.services import Services
 
 log = logging.getLogger("time2bet.tasks.cache_ops")
 
-PREDICTION = "prediction"  # probabilities by model version + features (shared/serving/predict.py)
+PREDICTION = "prediction"  # probabilities by model version + features (shared/serving/prediction_cache.py)
 TEAM_STATE = "team_state"  # the latest team-state snapshot the online features start from
 PREDICTION_RESULT = "prediction_result"  # async results by job id, read back by the requester
 
@@ -37,15 +48,10 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "all": (PREDICTION, TEAM_STATE, "livescores", "stats"),
 }
 
-CACHE_INVALIDATE = "io.time2bet.cache.invalidate"
-MATCHES_INGESTED = "io.time2bet.matches.ingested"
-MODEL_PROMOTED = "io.time2bet.model.promoted"
-PREDICTION_COMPLETED = "io.time2bet.prediction.completed"
-EVENT_TYPES = (CACHE_INVALIDATE, MATCHES_INGESTED, MODEL_PROMOTED, PREDICTION_COMPLETED)
+EVENT_TYPES = (CACHE_INVALIDATE, MATCHES_INGESTED, MODEL_PROMOTED, PREDICTION_COMPLETED, MATCH_UPDATED, PREVIEW_UPDATED)
 
 
-def drop(names: tuple[str, ...]) -> int:
-    cache = get_cache()
+def drop(cache: Cache, names: tuple[str, ...]) -> int:
     dropped = sum(cache.delete_prefix(name) for name in names)
     log.info("dropped %d keys of caches %s", dropped, ", ".join(names))
     return dropped
@@ -56,26 +62,39 @@ def result_key(job_id: str) -> str:
     return job_id
 
 
-def handle_cache_event(envelope: Envelope[EventData]) -> str:
-    data = envelope.data
+def match_news_caches(data: MatchUpdated | PreviewUpdated) -> tuple[str, ...]:
+    """The caches that may answer for a match with older inputs than the event's. Prediction keys carry
+    the model version and the features, not the match, so that match's entries go with the whole cache
+    (as for a league); a final result also changes the team state every later prediction starts from."""
+    if isinstance(data, PreviewUpdated):
+        return (PREDICTION,)
+    if data.status == "finished":
+        return (PREDICTION, TEAM_STATE, "livescores")
+    return (PREDICTION, "livescores")
+
+
+def handle_cache_event(envelope: Envelope[EventData], services: Services) -> str:
+    data, cache = envelope.data, services.cache
     if isinstance(data, CacheInvalidate):
-        drop(SCOPES[data.scope])
+        drop(cache, SCOPES[data.scope])
         return "invalidated"
     if isinstance(data, MatchesIngested):  # new results change features and so every prediction
-        drop((PREDICTION, TEAM_STATE))
+        drop(cache, (PREDICTION, TEAM_STATE))
+        return "invalidated"
+    if isinstance(data, MatchUpdated | PreviewUpdated):
+        drop(cache, match_news_caches(data))
         return "invalidated"
     if isinstance(data, ModelPromoted):  # keys carry the model version: the old champion's are dead
-        drop((PREDICTION,))
+        drop(cache, (PREDICTION,))
         return "invalidated"
     if isinstance(data, PredictionCompleted):
-        cache = get_cache()
         if not cache.enabled:
             return "skipped"
         cache.set_json(
             PREDICTION_RESULT,
             result_key(data.job_id),
             data.model_dump(mode="json"),
-            get_settings().prediction_cache_ttl_s,
+            services.settings.prediction_cache_ttl_seconds,
         )
         return "stored"
     raise InvalidEvent(f"cache-ops does not handle {envelope.type} (it handles {', '.join(EVENT_TYPES)})")

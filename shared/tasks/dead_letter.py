@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudevents.conversion import to_json
 from cloudevents.http import CloudEvent
@@ -23,19 +23,24 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.clock import utcnow
 from shared.db.models import DeadLetter
-from shared.db.session import get_engine, transaction
+from shared.db.session import transaction
+from shared.events.contract import PREDICTION_REQUESTED
 from shared.events.delivery import (
     ATTEMPTS_EXTENSION,
     ERROR_CODE_EXTENSION,
     ERROR_DATA_EXTENSION,
     ERROR_DEST_EXTENSION,
     TRIGGER_EXTENSION,
+    decode_error_data,
 )
 from shared.events.metrics import _metric
 from shared.tasks.handler import type_label
 
+if TYPE_CHECKING:
+    from shared.jobs import JobStore
+    from shared.services import Services
+
 log = logging.getLogger("time2bet.tasks.dead_letter")
-PREDICTION_REQUESTED = "io.time2bet.prediction.requested"
 
 DEAD_LETTERS_STORED = _metric(
     Counter,
@@ -75,6 +80,10 @@ def _text_or_none(value: Any, limit: int | None = None) -> str | None:
     return str(value)[:limit] if limit else str(value)
 
 
+def _error_data(value: Any) -> str | None:
+    return decode_error_data(value) if isinstance(value, str) else _text_or_none(value)
+
+
 def letter_from_event(event: CloudEvent) -> Letter:
     """What is stored of a dead letter. Lenient on purpose: a malformed extension is kept as NULL, not refused,
     because a refused dead letter has nowhere left to go."""
@@ -83,7 +92,7 @@ def letter_from_event(event: CloudEvent) -> Letter:
         event_source=str(event["source"])[:512],
         event_type=type_label(event)[:128],
         error_code=_int_or_none(event.get(ERROR_CODE_EXTENSION)),
-        error_data=_text_or_none(event.get(ERROR_DATA_EXTENSION)),
+        error_data=_error_data(event.get(ERROR_DATA_EXTENSION)),
         error_dest=_text_or_none(event.get(ERROR_DEST_EXTENSION), 512),
         attempts=_int_or_none(event.get(ATTEMPTS_EXTENSION)),
         trigger=_text_or_none(event.get(TRIGGER_EXTENSION), 128),
@@ -92,9 +101,8 @@ def letter_from_event(event: CloudEvent) -> Letter:
     )
 
 
-def store_letter(letter: Letter, engine: Engine | None = None) -> bool:
+def store_letter(letter: Letter, engine: Engine) -> bool:
     """Insert the letter unless one with its source + id is stored; True when this call stored it."""
-    engine = engine or get_engine()
     try:
         with transaction(engine) as session:
             stored = session.scalar(
@@ -110,30 +118,35 @@ def store_letter(letter: Letter, engine: Engine | None = None) -> bool:
     return True
 
 
-def fail_abandoned_prediction(letter: Letter) -> None:
-    """An async prediction whose event was given up on would otherwise stay `queued` until its TTL."""
+def abandoned_job(letter: Letter) -> str | None:
+    """The async prediction job a dead-lettered prediction.requested was for."""
     data = letter.event.get("data")
     job_id = data.get("job_id") if letter.event_type == PREDICTION_REQUESTED and isinstance(data, dict) else None
-    if not isinstance(job_id, str):
-        return
-    from shared.jobs import JobStoreUnavailable, UnknownJob, job_store
+    return job_id if isinstance(job_id, str) else None
+
+
+def fail_abandoned_prediction(letter: Letter, job_id: str, jobs: JobStore) -> None:
+    """An async prediction whose event was given up on would otherwise stay `queued` until its TTL."""
+    from shared.jobs import JobStoreUnavailable, UnknownJob
 
     reason = (
         f"not computed: delivery gave up after {letter.attempts or '?'} attempts ({letter.error_data or 'no reason'})"
     )
     try:
-        job_store().fail(job_id, reason)
+        jobs.fail(job_id, reason)
     except (UnknownJob, JobStoreUnavailable) as exc:
         log.warning("dead-lettered prediction job %s could not be marked failed: %s", job_id, exc)
 
 
-def handle_dead_letter(event: CloudEvent) -> str:
+def handle_dead_letter(event: CloudEvent, services: Services) -> str:
     letter = letter_from_event(event)
-    if not store_letter(letter):
+    if not store_letter(letter, services.engine):
         return "duplicate"
     code = str(letter.error_code) if letter.error_code is not None else "none"
     DEAD_LETTERS_STORED.labels(letter.event_type, code).inc()
-    fail_abandoned_prediction(letter)
+    job_id = abandoned_job(letter)
+    if job_id is not None:  # the job store (rq) is built only for these
+        fail_abandoned_prediction(letter, job_id, services.job_store)
     return "stored"
 
 

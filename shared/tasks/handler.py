@@ -1,25 +1,32 @@
 """What every CloudEvent task function does around its own work.
 
-A task function's `handle` is an `EventTask`: it counts the event, drops a duplicate (same source +
+A task function's `task` is an `EventTask`: it counts the event, drops a duplicate (same source +
 id already handled by this function), validates it, runs the work, and only then remembers the id
-(marking first would lose the redelivered copy of an event whose handling crashed).
+(marking first would lose the redelivered copy of an event whose handling crashed). The work gets
+the process's `Services` beside the event: under functions-framework the ones of the framework's
+app (`app_services()`, built on the first event), in the in-process bus the runtime's
+(`EventTask.bound`).
 
 Failures are exceptions the two runtimes both understand:
 - `InvalidEvent` (bad type/data): 400 with the reason, never retried; the dispatcher dead-letters it.
 - `RetryLater` (the work may succeed later, e.g. the source blocked us): its 5xx status (503).
+- a `FunctionError` (shared/errors.py) or an outage of a backing service: RetryLater when it is
+  `retryable`, else InvalidEvent.
 - anything else: 500 with a one-line reason (retryable), logged with its traceback.
 Under functions-framework `install_http_handlers()` turns them into those HTTP answers (the
 framework itself answers 500 to any exception and ignores the return value of a cloudevent
-function); the in-process bus calls `handle` directly and maps InvalidEvent to 400, the rest to 500.
+function); the in-process bus calls the bound task directly and maps InvalidEvent to 400, the rest to 500.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Generic, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import flask
 from cloudevents.exceptions import GenericException
@@ -27,10 +34,17 @@ from cloudevents.http import CloudEvent
 from prometheus_client import Counter
 from werkzeug.exceptions import HTTPException
 
+from shared.errors import FunctionError, outage
+from shared.events.auth import require_sender_identity
 from shared.events.contract import Envelope, EventData, InvalidEvent, contract_type, parse_event
 from shared.events.dedupe import Deduper
 from shared.events.metrics import _metric
+from shared.function_spec import LIVENESS_PATH, READINESS_PATH
 from shared.metrics import exposition
+
+if TYPE_CHECKING:
+    from shared.events.bus import EventHandler
+    from shared.services import Services
 
 log = logging.getLogger("time2bet.tasks")
 
@@ -61,12 +75,6 @@ class RetryLater(Exception):
         self.status = status
 
 
-@lru_cache(maxsize=1)
-def get_deduper() -> Deduper:
-    """One per process: Redis-backed when REDIS_URL is set, always with the in-process memory."""
-    return Deduper.from_settings()
-
-
 def type_label(event: CloudEvent) -> str:
     """The contract type (a ping counts as the type it stands for), else the raw type."""
     try:
@@ -77,23 +85,34 @@ def type_label(event: CloudEvent) -> str:
 
 @dataclass(frozen=True)
 class EventTask(Generic[T]):
-    """A CloudEvent handler: `parse` validates (raises InvalidEvent), `process` works and names its outcome."""
+    """A CloudEvent handler: `parse` validates (raises InvalidEvent), `process` works with the process's
+    services and names its outcome."""
 
     function: str  # the Knative Service name (SPEC.name): the dedupe subscription and the metrics label
-    process: Callable[[T], str | None]
+    process: Callable[[T, Services], str | None]
     parse: Callable[[CloudEvent], T]
 
-    def __call__(self, event: CloudEvent) -> None:
+    def bound(self, services: Services) -> EventHandler:
+        """The handler the in-process bus calls: this task with the runtime's services."""
+        return partial(self, services=services)
+
+    def __call__(self, event: CloudEvent, services: Services) -> None:
         event_type = type_label(event)
         TASK_EVENTS_RECEIVED.labels(event_type, self.function).inc()
-        deduper = get_deduper()
+        deduper = services.deduper
         key = Deduper.key(self.function, str(event["source"]), str(event["id"]))
         if deduper.seen(key):
             log.info("%s: event %s (%s) already handled: ignored", self.function, event["id"], event_type)
             self._count(event_type, "duplicate")
             return
         try:
-            outcome = self.process(self.parse(event)) or "done"
+            try:
+                outcome = self.process(self.parse(event), services) or "done"
+            except Exception as error:
+                failure = as_event_failure(error)
+                if failure is error:
+                    raise
+                raise failure from error
         except InvalidEvent as error:
             log.warning("%s: rejected event %s (%s): %s", self.function, event["id"], event_type, error.reason)
             self._count(event_type, "rejected")
@@ -113,7 +132,22 @@ class EventTask(Generic[T]):
         TASK_EVENTS_PROCESSED.labels(event_type, self.function, outcome).inc()
 
 
-def typed_task(function: str, process: Callable[[Envelope[EventData]], str | None]) -> EventTask[Envelope[EventData]]:
+def as_event_failure(error: Exception) -> Exception:
+    """Retry decided by the error itself, never by an HTTP code: a retryable FunctionError or an outage
+    of a backing service is RetryLater; any other FunctionError (bad input, not found) is rejected."""
+    if isinstance(error, InvalidEvent | RetryLater):
+        return error
+    known = error if isinstance(error, FunctionError) else outage(error)
+    if known is None:
+        return error
+    if known.retryable:
+        return RetryLater(str(known), known.status_code)
+    return InvalidEvent(str(known))
+
+
+def typed_task(
+    function: str, process: Callable[[Envelope[EventData], Services], str | None]
+) -> EventTask[Envelope[EventData]]:
     """A task on contract events: validated by `parse_event` (pings resolved to the type they stand for)."""
     return EventTask(function=function, process=process, parse=parse_event)
 
@@ -148,8 +182,38 @@ def _metrics() -> flask.Response:
     return flask.Response(body, status=200, content_type=content_type)
 
 
+def _serving() -> flask.Response:
+    return flask.jsonify(status="ok")
+
+
+SERVICES_EXTENSION = "time2bet.services"
+
+
+class _AppServices:
+    """The functions-framework process's services: built on its first event, closed when it exits."""
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Services:
+        with self._lock:
+            if self._services is None:
+                from shared.services import Services
+
+                self._services = Services.from_environment()
+                atexit.register(self._services.close)
+            return self._services
+
+
+def app_services() -> Services:
+    """The services of the functions-framework app serving this event (see install_http_handlers)."""
+    return flask.current_app.extensions[SERVICES_EXTENSION].get()
+
+
 def install_http_handlers() -> None:
-    """Status codes for the failures above and GET /metrics (the readiness probe and Prometheus).
+    """Status codes for the failures above, GET /metrics (Prometheus) and GET /health, /health/ready,
+    and the process's services for app_services().
 
     functions-framework executes the function's module inside its Flask app context, so a main.py
     calling this at import time configures that app; imported anywhere else (function discovery,
@@ -160,8 +224,14 @@ def install_http_handlers() -> None:
     app = flask.current_app._get_current_object()  # type: ignore[attr-defined]
     if "t2b_metrics" in app.view_functions:
         return  # already set up: the in-process bus imported another function module inside this app
+    app.extensions[SERVICES_EXTENSION] = _AppServices()
     app.register_error_handler(InvalidEvent, _on_invalid)
     app.register_error_handler(GenericException, _on_not_cloudevent)
     app.register_error_handler(RetryLater, _on_retry)
     app.register_error_handler(Exception, _on_unexpected)
+    # with EVENTS_OIDC_VERIFY only a Trigger's token opens the rest (shared/events/auth.py)
+    require_sender_identity(app, is_open=lambda endpoint: str(endpoint).startswith("t2b_"))
     app.add_url_rule("/metrics", endpoint="t2b_metrics", view_func=_metrics, methods=["GET"])
+    # Knative's probes: the module imported and the framework serves, so the pod can take events
+    for path in (LIVENESS_PATH, READINESS_PATH):
+        app.add_url_rule(path, endpoint=f"t2b_probe{path}", view_func=_serving, methods=["GET"])

@@ -1,25 +1,34 @@
-"""FastAPI dependencies: the functions ask for what they need, tests override it."""
+"""FastAPI dependencies: the functions ask for what they need, tests override `get_services`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from shared.config import Settings, get_settings
-from shared.db.session import get_engine
-from shared.storage import ObjectStore, get_store
+from shared.config import Settings
+from shared.services import Services
 
 
-def settings() -> Settings:
-    return get_settings()
+class ServicesMissing(RuntimeError):
+    """An app asked for its services outside its lifespan (and no test override gave it any)."""
 
 
-def db_session() -> Iterator[Session]:
+async def get_services(request: Request) -> Services:
+    """The process's services, which the app's lifespan (or the server hosting the app) put on app.state.
+    Async: a plain function dependency would hop to a worker thread on every request."""
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        raise ServicesMissing(f"{request.app.title} is served without its lifespan: no services")
+    return services
+
+
+def settings(services: Services = Depends(get_services)) -> Settings:
+    return services.settings
+
+
+def db_session(services: Services = Depends(get_services)) -> Iterator[Session]:
     """A read-mostly session per request; writers open their own transactions."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with Session(services.engine, expire_on_commit=False) as session:
         yield session
-
-
-def object_store() -> ObjectStore:
-    return get_store()

@@ -1,54 +1,38 @@
-"""Every HTTP function on one port, each answering its own real paths (as behind the production ingress)."""
+"""Every HTTP function on one port, each answering its own real paths (as behind the production ingress),
+all of them on the one `Services` of the process."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Iterable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from types import ModuleType
 
 from fastapi import FastAPI
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
-import functions
+from shared.function_spec import PROBE_ROUTE_NAME
 from shared.metrics import exposition
-from shared.web.spec import FunctionSpec
-
-
-@dataclass(frozen=True)
-class LoadedFunction:
-    spec: FunctionSpec
-    module: ModuleType
-
-
-def discover_functions() -> list[LoadedFunction]:
-    """Import functions/<name>/main.py for every function folder, in name order."""
-    loaded = []
-    for info in sorted(pkgutil.iter_modules(functions.__path__), key=lambda i: i.name):
-        if info.ispkg:
-            module = importlib.import_module(f"functions.{info.name}.main")
-            loaded.append(LoadedFunction(module.SPEC, module))
-    return loaded
-
-
-def http_apps(loaded: Iterable[LoadedFunction]) -> dict[str, FastAPI]:
-    return {f.spec.name: f.module.app for f in loaded if f.spec.kind == "http"}
+from shared.services import Services
 
 
 class LocalServer:
-    """An ASGI app that hands each request to the function whose routes match it."""
+    """An ASGI app that hands each request to the function whose routes match it.
 
-    def __init__(self, apps: dict[str, FastAPI]) -> None:
+    Its lifespan gives every app `services` for theirs (they then build none of their own) and, when
+    `owns_services`, closes them at shutdown; otherwise whoever built them closes them (`t2b up`).
+    """
+
+    def __init__(self, apps: dict[str, FastAPI], services: Services, *, owns_services: bool) -> None:
         self.apps = apps
+        self.services = services
+        self.owns_services = owns_services
 
     def _match(self, scope: Scope) -> FastAPI | None:
         partial = None
         for app in self.apps.values():
             for route in app.router.routes:
                 match, _ = route.matches(scope)
+                if getattr(route, "name", "") == PROBE_ROUTE_NAME:
+                    continue  # every app has the generic probes; /health* goes to the health function
                 if match == Match.FULL and getattr(route, "path", "") != "/metrics":
                     return app
                 if match == Match.PARTIAL and partial is None:
@@ -77,19 +61,22 @@ class LocalServer:
         await app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        async with AsyncExitStack() as stack:
-            message = await receive()
-            assert message["type"] == "lifespan.startup"
-            try:
-                for app in self.apps.values():
-                    await stack.enter_async_context(app.router.lifespan_context(app))
-            except Exception as exc:
-                await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                return
-            await send({"type": "lifespan.startup.complete"})
-            message = await receive()
+        try:
+            async with AsyncExitStack() as stack:
+                message = await receive()
+                assert message["type"] == "lifespan.startup"
+                try:
+                    for app in self.apps.values():
+                        app.state.services = self.services
+                        await stack.enter_async_context(app.router.lifespan_context(app))
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+                message = await receive()
+        finally:
+            for app in self.apps.values():
+                app.state.services = None
+            if self.owns_services:
+                await self.services.aclose()
         await send({"type": "lifespan.shutdown.complete"})
-
-
-def create_local_server() -> LocalServer:
-    return LocalServer(http_apps(discover_functions()))

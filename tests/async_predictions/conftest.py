@@ -12,12 +12,11 @@ from fastapi.testclient import TestClient
 
 from shared.db import migrate
 from shared.db.session import get_engine
-from shared.events.publisher import get_publisher
 from shared.ingest.football_data import discover, import_file
-from shared.jobs import job_store
 from shared.ml.pipeline import run_ml_demo
+from shared.runtime.functions import discover_functions, event_handlers
+from shared.services import Services
 from shared.storage import get_store
-from shared.tasks.handler import get_deduper
 from tests.services import REPO
 from tests.tasks.conftest import start_function  # noqa: F401 (infer runs as its own process)
 
@@ -26,19 +25,17 @@ JOB_TTL = "300"  # jobs a failed test leaves behind expire on their own
 Configure = Callable[..., None]
 
 
-def forget_process_objects() -> None:
-    """Publisher, job store and dedupe memory are per process and built from the settings of the moment."""
-    if get_publisher.cache_info().currsize:
-        get_publisher().close()
-    for factory in (get_publisher, job_store, get_deduper):
-        factory.cache_clear()
-
-
 @pytest.fixture
-def fresh_process_objects() -> Iterator[None]:
-    forget_process_objects()
-    yield
-    forget_process_objects()
+def hosting(make_services: Callable[[], Services]) -> Callable[[], Services]:
+    """`hosting()`: the test process's services from the environment as configured now, with the event
+    functions (infer among them) behind the in-process bus, as `t2b up` hosts them."""
+
+    def host() -> Services:
+        services = make_services()
+        services.host_event_functions(event_handlers(discover_functions(), services))
+        return services
+
+    return host
 
 
 def train_champion() -> None:
@@ -50,8 +47,13 @@ def train_champion() -> None:
 
 
 @pytest.fixture
-def served(configure: Configure, pg_url: str, mlflow_server: str, redis_url: str, redis_prefix: str,
-           fresh_process_objects: None) -> Iterator[dict[str, str]]:
+def served(
+    configure: Configure,
+    pg_url: str,
+    mlflow_server: str,
+    redis_url: str,
+    redis_prefix: str,
+) -> Iterator[dict[str, str]]:
     """PostgreSQL, Redis and the MLflow server with a champion; yields the environment infer needs too."""
     env = {
         "DATABASE_URL": pg_url,
@@ -73,7 +75,7 @@ def served(configure: Configure, pg_url: str, mlflow_server: str, redis_url: str
 
 
 @pytest.fixture
-def embedded(configure: Configure, fresh_process_objects: None) -> None:
+def embedded(configure: Configure) -> None:
     """The embedded defaults: SQLite, local objects and MLflow store, no Redis, no RabbitMQ."""
     configure(T2B_MODEL_NAME=f"outcome-{uuid.uuid4().hex[:8]}")
     migrate.upgrade()

@@ -20,12 +20,11 @@ from rq.serializers import JSONSerializer
 from functions.predict.main import app as predict_app
 from functions.predict_async.main import app as predict_async_app
 from functions.task_status.main import app as task_status_app
-from shared.config import get_settings
-from shared.events.contract import PredictionRequested, make_event, parse_event
+from shared.events.contract import PREDICTION_REQUESTED, PredictionRequested, make_event, parse_event
 from shared.events.dedupe import Deduper
 from shared.events.dispatcher import RabbitDispatcher
 from shared.events.routing import load_routing
-from shared.jobs import PREDICTION_REQUESTED, JobState, job_store
+from shared.jobs import JobState
 from shared.serving.schemas import PredictRequest
 from tests.async_predictions.conftest import BODY, poll_until_done
 from tests.events.subscriber import running_subscribers
@@ -55,20 +54,24 @@ def the_same_prediction(result: dict, sync: dict) -> bool:
 
 @pytest.mark.rabbitmq
 @pytest.mark.mlflow
-def test_async_round_trip_through_rabbitmq(served, configure, amqp_url, start_function) -> None:
+def test_async_round_trip_through_rabbitmq(served, configure, hosting, client_for, amqp_url, start_function) -> None:
     infer_url = start_function("infer", {**served, "AMQP_URL": amqp_url})
     configure(AMQP_URL=amqp_url)
+    here = hosting()
     routing = load_routing()
-    with TestClient(predict_async_app) as submitter, TestClient(task_status_app) as status, \
-            TestClient(predict_app) as sync, running_subscribers() as others:
+    with (
+        client_for(predict_async_app, here) as submitter,
+        client_for(task_status_app, here) as status,
+        client_for(predict_app, here) as sync,
+        running_subscribers() as others,
+    ):
         # published before any consumer runs: the event waits in its Trigger queue, the job is queued
         finished_url = submit(submitter, BODY)
         failed_url = submit(submitter, UNKNOWN_TEAM)
         assert status.get(finished_url).json()["status"] == "queued"
 
         services = {**others.urls(routing.services), "infer": infer_url}
-        with RabbitDispatcher(amqp_url, routing, services, deduper=Deduper(None, "t2b:", 60, 100),
-                              backoff_scale=0.01):
+        with RabbitDispatcher(amqp_url, routing, services, deduper=Deduper(None, "t2b:", 60, 100), backoff_scale=0.01):
             finished = poll_until_done(status, finished_url)
             failed = poll_until_done(status, failed_url)
             [completed] = others.wait_for(1, "cache-ops", timeout=30)
@@ -104,7 +107,7 @@ def test_async_round_trip_through_rabbitmq(served, configure, amqp_url, start_fu
     assert queue.count == 0 and queue.started_job_registry.count == 0
 
     # the same event delivered twice (at least once delivery) has one effect: one rq Result
-    jobs = job_store()
+    jobs = here.job_store
     request = PredictRequest.model_validate(BODY)
     task_id = f"duplicate-{uuid.uuid4().hex}"
     jobs.create(task_id, request)
@@ -116,9 +119,10 @@ def test_async_round_trip_through_rabbitmq(served, configure, amqp_url, start_fu
 
 
 @pytest.mark.mlflow
-def test_rabbitmq_unreachable_fails_async_with_503_while_sync_answers(served, configure) -> None:
+def test_rabbitmq_unreachable_fails_async_with_503_while_sync_answers(served, configure, hosting, client_for) -> None:
     configure(AMQP_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F")
-    with TestClient(predict_async_app) as submitter, TestClient(predict_app) as sync:
+    here = hosting()
+    with client_for(predict_async_app, here) as submitter, client_for(predict_app, here) as sync:
         refused = submitter.post("/predict/async", json=BODY)
         assert refused.status_code == 503, refused.text
         assert "RabbitMQ at 127.0.0.1" in refused.json()["detail"] and "guest" not in refused.json()["detail"]
@@ -128,14 +132,17 @@ def test_rabbitmq_unreachable_fails_async_with_503_while_sync_answers(served, co
     queue = rq_queue(served)
     assert queue.count == 0
     [orphan] = queue.failed_job_registry.get_job_ids()
-    assert job_store().get(orphan).error.startswith("not submitted: RabbitMQ at 127.0.0.1")
+    assert here.job_store.get(orphan).error.startswith("not submitted: RabbitMQ at 127.0.0.1")
 
 
-def test_in_process_path_finishes_a_job_on_the_embedded_defaults(embedded) -> None:
-    settings = get_settings()
-    assert settings.redis_url is None and settings.amqp_url is None
-    with TestClient(predict_async_app) as submitter, TestClient(task_status_app) as status, \
-            TestClient(predict_app) as sync:
+def test_in_process_path_finishes_a_job_on_the_embedded_defaults(embedded, hosting, client_for) -> None:
+    here = hosting()
+    assert here.settings.redis_url is None and here.settings.amqp_url is None
+    with (
+        client_for(predict_async_app, here) as submitter,
+        client_for(task_status_app, here) as status,
+        client_for(predict_app, here) as sync,
+    ):
         seen = poll_until_done(status, submit(submitter, BODY))
         assert seen[-1]["status"] == "finished"
         assert the_same_prediction(seen[-1]["result"], sync.post("/predict", json=BODY).json())

@@ -79,3 +79,13 @@ def test_local_store_rejects_keys_outside_its_root(tmp_path: Path) -> None:
     store = LocalObjectStore(tmp_path / "objects")
     with pytest.raises(ValueError, match="escapes"):
         store.put_bytes("../outside.txt", b"x")
+
+
+def test_export_of_chosen_leagues_writes_only_theirs(sqlite_url: str, tmp_path: Path) -> None:
+    engine = get_engine(sqlite_url)
+    for league in ("E0", "SP1"):
+        import_file(engine, DEMO / league / "2021-2022.csv")
+    store = LocalObjectStore(tmp_path / "objects")
+    exported = export_store(engine, store, leagues={"SP1"})
+    assert {(e.dataset, e.league) for e in exported} == {("matches", "SP1"), ("odds", "SP1")}
+    assert not Path(store.location(partition_key("matches", "E0", "2021-2022"))).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,8 @@ from sqlalchemy import func, select, text
 
 from shared.db.models import IngestRun, Match, MatchStats, Odds, OddsKind, RunStatus, Team, TeamSourceId
 from shared.db.session import get_engine
-from shared.ingest.football_data import discover, import_file, odds_columns, parse_file
+from shared.ingest.football_data import discover, import_file
+from shared.ingest.football_data_csv import odds_columns, parse_file
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "football-data"
 E0_2122 = DEMO / "E0" / "2021-2022.csv"
@@ -124,19 +126,20 @@ def test_bad_file_is_rejected_whole_with_file_and_line(db_url: str, tmp_path: Pa
     assert len(failed) == 1
 
 
-def test_cli_loads_good_files_and_exits_non_zero_on_a_bad_one(configure, sqlite_url: str, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from shared.cli import app
+def test_cli_loads_good_files_and_exits_non_zero_on_a_bad_one(
+    configure, sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shared.cli.app import run
+    from shared.cli.errors import ExitCode
 
     configure(DATABASE_URL=sqlite_url)
     folder = tmp_path / "in"
     (folder / "E0").mkdir(parents=True)
     shutil.copy(E0_2122, folder / "E0" / "2021-2022.csv")
     (folder / "E0" / "broken.csv").write_text(E0_2122.read_text()[:5000])
-    result = CliRunner().invoke(app, ["ingest", "football-data", str(folder)])
-    assert result.exit_code == 1
-    assert "broken.csv:" in result.output and "expected" in result.output
+    assert run(["ingest", "football-data", str(folder)]) == ExitCode.FAILED
+    output = capsys.readouterr()
+    assert "broken.csv:" in output.err and "expected" in output.err and "1 of 2 files rejected" in output.err
     assert count(get_engine(sqlite_url), Match) == 380
 
 
@@ -170,3 +173,23 @@ def test_a_known_kickoff_time_from_another_source_is_kept(db_url: str) -> None:
     assert (again.added, again.updated) == (0, 0)
     with engine.connect() as connection:
         assert connection.scalar(select(Match.kickoff_utc).where(Match.id == match_id)) == precise
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # cut inside the last field: every field is there, the last price lost a digit
+        (lambda text: text.rstrip("\n")[:-1].encode(), ":381: the file ends inside this line"),
+        (lambda text: gzip.compress(text.encode()), ":1: not a CSV text file"),  # a binary file
+    ],
+    ids=["cut-in-last-field", "binary"],
+)
+def test_a_file_that_lies_is_rejected_naming_its_line(sqlite_url: str, tmp_path: Path, content, expected) -> None:
+    engine = get_engine(sqlite_url)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content(E0_2122.read_text()))
+    result = import_file(engine, bad)
+    assert not result.ok and any(expected in error for error in result.errors), result.errors
+    with engine.connect() as connection:
+        run = connection.execute(select(IngestRun.status, IngestRun.rows_rejected, IngestRun.rows_added)).one()
+    assert (run.status, run.rows_rejected, run.rows_added) == (RunStatus.failed, 1, 0)

@@ -10,11 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from cloudevents.http import CloudEvent
 
 from shared.events.http import from_http
+from tests.fake_http import QuietHandler
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Subscribers:
         self.port = port
         self.received: list[Received] = []
         self.status: dict[str, int] = {}
+        self.reasons: dict[str, str] = {}  # the body a service answers a failure with
         self._lock = threading.Lock()
 
     def url(self, service: str) -> str:
@@ -51,10 +53,10 @@ class Subscribers:
             time.sleep(0.01)
         raise AssertionError(f"expected {count} deliveries to {service or 'any service'}, got {len(got)}")
 
-    def record(self, service: str, headers: dict[str, str], body: bytes) -> int:
+    def record(self, service: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         with self._lock:
             self.received.append(Received(service, headers, from_http(headers, body)))
-            return self.status.get(service, 202)
+            return self.status.get(service, 202), self.reasons.get(service, "").encode("utf-8")
 
 
 @contextmanager
@@ -72,16 +74,11 @@ def running_subscribers() -> Iterator[Subscribers]:
         server.server_close()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the dispatcher's httpx client expects
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         headers = {key.lower(): value for key, value in self.headers.items()}
-        status = self.server.subscribers.record(self.path.strip("/"), headers, body)  # type: ignore[attr-defined]
-        self.send_response(status)
-        self.send_header("content-length", "0")
-        self.end_headers()
-
-    def log_message(self, *_: object) -> None:
-        pass  # keep test output quiet
+        status, reason = self.server.subscribers.record(self.path.strip("/"), headers, body)  # type: ignore[attr-defined]
+        self._send(status, reason, "text/plain; charset=utf-8")

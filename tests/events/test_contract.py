@@ -52,15 +52,21 @@ def test_unknown_type_is_rejected_with_the_known_types() -> None:
         make_event("io.time2bet.nope", {}, source="/t")
 
 
-@pytest.mark.parametrize(("event_type", "data", "reason"), [
-    ("io.time2bet.scrape.requested", {"league": "XX"}, r"league: Value error, unknown league code 'XX'"),
-    ("io.time2bet.scrape.requested", {"league": "E0", "season": "2019-2021"}, r"season: .*2019-2020"),
-    ("io.time2bet.scrape.requested", {"league": "E0", "leage": "E0"}, r"leage: Extra inputs are not permitted"),
-    ("io.time2bet.prediction.completed", {"job_id": "j", "model_version": "1", "home_win": 0.5, "draw": 0.5,
-                                          "away_win": 0.5}, r"must be 1, got 1.500000"),
-    ("io.time2bet.features.requested", {"leagues": [], "seasons": ["2020-2021"]}, r"leagues: List should have"),
-    ("io.time2bet.model.promoted", [1, 2], r"data must be a JSON object, got list"),
-])
+@pytest.mark.parametrize(
+    ("event_type", "data", "reason"),
+    [
+        ("io.time2bet.scrape.requested", {"league": "XX"}, r"league: Value error, unknown league code 'XX'"),
+        ("io.time2bet.scrape.requested", {"league": "E0", "season": "2019-2021"}, r"season: .*2019-2020"),
+        ("io.time2bet.scrape.requested", {"league": "E0", "leage": "E0"}, r"leage: Extra inputs are not permitted"),
+        (
+            "io.time2bet.prediction.completed",
+            {"job_id": "j", "model_version": "1", "home_win": 0.5, "draw": 0.5, "away_win": 0.5},
+            r"must be 1, got 1.500000",
+        ),
+        ("io.time2bet.features.requested", {"leagues": [], "seasons": ["2020-2021"]}, r"leagues: List should have"),
+        ("io.time2bet.model.promoted", [1, 2], r"data must be a JSON object, got list"),
+    ],
+)
 def test_bad_data_is_rejected_with_a_clear_reason(event_type: str, data, reason: str) -> None:
     with pytest.raises(InvalidEvent, match=reason):
         parse_event(CloudEvent({"type": event_type, "source": "/t", "datacontenttype": "application/json"}, data))
@@ -70,8 +76,11 @@ def test_bad_data_is_rejected_with_a_clear_reason(event_type: str, data, reason:
 
 def test_non_json_data_and_non_cloudevent_requests_are_invalid_not_tracebacks() -> None:
     with pytest.raises(InvalidEvent, match="datacontenttype must be JSON"):
-        parse_event(CloudEvent({"type": "io.time2bet.cache.invalidate", "source": "/t",
-                                "datacontenttype": "text/plain"}, "hello"))
+        parse_event(
+            CloudEvent(
+                {"type": "io.time2bet.cache.invalidate", "source": "/t", "datacontenttype": "text/plain"}, "hello"
+            )
+        )
     with pytest.raises(InvalidEvent, match="not a CloudEvent"):
         from_http({"content-type": "application/json"}, b'{"league": "E0"}')
     with pytest.raises(InvalidEvent, match="not a CloudEvent"):
@@ -79,9 +88,15 @@ def test_non_json_data_and_non_cloudevent_requests_are_invalid_not_tracebacks() 
 
 
 def test_a_ping_stands_for_the_type_its_extension_names() -> None:
-    ping = CloudEvent({"type": "dev.knative.sources.ping", "source": "/apis/v1/namespaces/x/pingsources/s",
-                       "t2beventtype": "io.time2bet.scrape.requested", "datacontenttype": "application/json"},
-                      {"league": "E0"})
+    ping = CloudEvent(
+        {
+            "type": "dev.knative.sources.ping",
+            "source": "/apis/v1/namespaces/x/pingsources/s",
+            "t2beventtype": "io.time2bet.scrape.requested",
+            "datacontenttype": "application/json",
+        },
+        {"league": "E0"},
+    )
     envelope = parse_event(ping)
     assert envelope.type == "io.time2bet.scrape.requested" and envelope.broker == "api"
     assert envelope.data == ScrapeRequested(league="E0")
@@ -90,8 +105,13 @@ def test_a_ping_stands_for_the_type_its_extension_names() -> None:
 
 
 def test_envelope_is_typed() -> None:
-    event = make_event("io.time2bet.prediction.completed", VALID_DATA["io.time2bet.prediction.completed"],
-                       source="/t", subject="match/1", extensions={"traceparent": "00-abc-def-01"})
+    event = make_event(
+        "io.time2bet.prediction.completed",
+        VALID_DATA["io.time2bet.prediction.completed"],
+        source="/t",
+        subject="match/1",
+        extensions={"traceparent": "00-abc-def-01"},
+    )
     envelope = parse_event(event)
     assert isinstance(envelope.data, PredictionCompleted) and envelope.data.home_win == 0.5
     assert envelope.subject == "match/1" and envelope.extensions == {"traceparent": "00-abc-def-01"}

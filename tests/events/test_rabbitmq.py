@@ -14,7 +14,14 @@ import pytest
 from shared.events.bus import InProcessBus
 from shared.events.contract import make_event, parse_event
 from shared.events.dedupe import Deduper
-from shared.events.delivery import ATTEMPTS_EXTENSION, ERROR_CODE_EXTENSION, ERROR_DEST_EXTENSION, TRIGGER_EXTENSION
+from shared.events.delivery import (
+    ATTEMPTS_EXTENSION,
+    ERROR_CODE_EXTENSION,
+    ERROR_DATA_EXTENSION,
+    ERROR_DEST_EXTENSION,
+    TRIGGER_EXTENSION,
+    decode_error_data,
+)
 from shared.events.dispatcher import RabbitDispatcher
 from shared.events.rabbitmq import (
     RabbitPublisher,
@@ -44,10 +51,20 @@ def subscribers() -> Iterator[Subscribers]:
         yield running
 
 
+def _dispatcher(amqp_url: str, routing: RoutingTable, subscribers: Subscribers) -> RabbitDispatcher:
+    """A dispatcher delivering to the local subscribers, with a memory deduper and short backoffs."""
+    return RabbitDispatcher(
+        amqp_url,
+        routing,
+        subscribers.urls(routing.services),
+        deduper=Deduper(None, "t2b:", 60, 1000),
+        backoff_scale=BACKOFF_SCALE,
+    )
+
+
 @pytest.fixture
 def transport(amqp_url: str, routing: RoutingTable, subscribers: Subscribers) -> Iterator[RabbitPublisher]:
-    dispatcher = RabbitDispatcher(amqp_url, routing, subscribers.urls(routing.services),
-                                  deduper=Deduper(None, "t2b:", 60, 1000), backoff_scale=BACKOFF_SCALE)
+    dispatcher = _dispatcher(amqp_url, routing, subscribers)
     publisher = RabbitPublisher(amqp_url, routing)
     with dispatcher:
         yield publisher
@@ -57,11 +74,17 @@ def transport(amqp_url: str, routing: RoutingTable, subscribers: Subscribers) ->
 def bindings(amqp_url: str) -> dict[tuple[str, str], dict[str, str]]:
     """(exchange, queue) -> binding arguments, as RabbitMQ itself reports them."""
     vhost = urlparse(amqp_url).path.lstrip("/")
-    listed = subprocess.run(["rabbitmqctl", "-q", "list_bindings", "-p", vhost, "source_name",
-                             "destination_name", "arguments"], check=True, capture_output=True, text=True)
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_bindings", "-p", vhost, "source_name", "destination_name", "arguments"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     rows = (line.split("\t") for line in listed.stdout.splitlines()[1:] if line.strip())
-    return {(source, destination): dict(re.findall(r'\{"([^"]+)","([^"]*)"\}', arguments))
-            for source, destination, arguments in rows}
+    return {
+        (source, destination): dict(re.findall(r'\{"([^"]+)","([^"]*)"\}', arguments))
+        for source, destination, arguments in rows
+    }
 
 
 def test_topology_matches_the_routing_table_and_is_idempotent(amqp_url: str, routing: RoutingTable) -> None:
@@ -71,11 +94,16 @@ def test_topology_matches_the_routing_table_and_is_idempotent(amqp_url: str, rou
         declare_topology(connection.channel(), routing)
     finally:
         connection.close()
-    bound = {pair: arguments for pair, arguments in bindings(amqp_url).items()
-             if pair[0].startswith("t2b.broker.") and not pair[0].endswith(".dlx")}
+    bound = {
+        pair: arguments
+        for pair, arguments in bindings(amqp_url).items()
+        if pair[0].startswith("t2b.broker.") and not pair[0].endswith(".dlx")
+    }
     assert bound == {
-        (broker_exchange(t.broker), trigger_queue(t.name)):
-            {"x-match": "all", **{f"cloudEvents_{key}": value for key, value in t.filter_attributes.items()}}
+        (broker_exchange(t.broker), trigger_queue(t.name)): {
+            "x-match": "all",
+            **{f"cloudEvents_{key}": value for key, value in t.filter_attributes.items()},
+        }
         for t in routing.triggers
     }
     for broker in routing.brokers:
@@ -84,8 +112,7 @@ def test_topology_matches_the_routing_table_and_is_idempotent(amqp_url: str, rou
 
 
 def test_an_ml_event_reaches_its_subscriber_as_a_binary_mode_cloudevent(transport, subscribers) -> None:
-    event = make_event("io.time2bet.prediction.requested", VALID_DATA["io.time2bet.prediction.requested"],
-                       source="/t")
+    event = make_event("io.time2bet.prediction.requested", VALID_DATA["io.time2bet.prediction.requested"], source="/t")
     transport.publish(event)
     [received] = subscribers.wait_for(1, "infer")
     assert received.headers["ce-id"] == event["id"]
@@ -96,8 +123,7 @@ def test_an_ml_event_reaches_its_subscriber_as_a_binary_mode_cloudevent(transpor
 
 def test_a_500_is_retried_per_the_trigger_then_dead_lettered(transport, subscribers) -> None:
     subscribers.status["infer"] = 500
-    event = make_event("io.time2bet.prediction.requested", VALID_DATA["io.time2bet.prediction.requested"],
-                       source="/t")
+    event = make_event("io.time2bet.prediction.requested", VALID_DATA["io.time2bet.prediction.requested"], source="/t")
     transport.publish(event)
     [letter] = subscribers.wait_for(1, "dead-letter")
     assert len(subscribers.to("infer")) == 4  # first attempt + retry 3
@@ -117,6 +143,16 @@ def test_a_400_is_poison_dead_lettered_without_retries(transport, subscribers) -
     assert letter.event[ATTEMPTS_EXTENSION] == "1" and letter.event[ERROR_CODE_EXTENSION] == "400"
 
 
+def test_a_multi_line_non_ascii_failure_reason_reaches_the_dead_letter_sink_whole(transport, subscribers) -> None:
+    reason = "ValueError: unknown league code 'XX'\n  hint: try «E0» or «SP1», not «Ligue 1»\n"
+    subscribers.status["batch-score"] = 400
+    subscribers.reasons["batch-score"] = reason
+    event = make_event("io.time2bet.scoring.requested", VALID_DATA["io.time2bet.scoring.requested"], source="/t")
+    transport.publish(event)
+    [letter] = subscribers.wait_for(1, "dead-letter")
+    assert decode_error_data(letter.event[ERROR_DATA_EXTENSION]) == reason
+
+
 def test_a_redelivered_duplicate_reaches_the_subscriber_once(transport, subscribers) -> None:
     event = make_event("io.time2bet.cache.invalidate", {"scope": "all"}, source="/t")
     transport.publish(event)
@@ -130,12 +166,12 @@ def test_a_redelivered_duplicate_reaches_the_subscriber_once(transport, subscrib
 
 
 def test_when_the_dead_letter_sink_fails_too_the_event_is_kept_in_the_broker_dlq(
-        amqp_url, routing, subscribers) -> None:
+    amqp_url, routing, subscribers
+) -> None:
     subscribers.status["scrape"] = 400
     subscribers.status["dead-letter"] = 503
     publisher = RabbitPublisher(amqp_url, routing)
-    dispatcher = RabbitDispatcher(amqp_url, routing, subscribers.urls(routing.services),
-                                  deduper=Deduper(None, "t2b:", 60, 1000), backoff_scale=BACKOFF_SCALE)
+    dispatcher = _dispatcher(amqp_url, routing, subscribers)
     with dispatcher:
         publisher.publish(make_event("io.time2bet.scrape.requested", {"league": "E0"}, source="/t"))
         # trigger DLS once, then the broker-DLQ consumer: 1 + retry 3, again and again while it fails
@@ -150,8 +186,11 @@ def test_when_the_dead_letter_sink_fails_too_the_event_is_kept_in_the_broker_dlq
 
 
 def _ok_after_outage(subscribers: Subscribers) -> bool:
-    return any(r.headers.get(f"ce-{TRIGGER_EXTENSION}") == "scrape-on-request" for r in subscribers.to("dead-letter")
-               if "ce-knativeerrorcode" not in r.headers)
+    return any(
+        r.headers.get(f"ce-{TRIGGER_EXTENSION}") == "scrape-on-scrape-requested"
+        for r in subscribers.to("dead-letter")
+        if "ce-knativeerrorcode" not in r.headers
+    )
 
 
 def test_in_process_bus_and_rabbitmq_deliver_the_same_routes(transport, subscribers, routing) -> None:
@@ -161,8 +200,12 @@ def test_in_process_bus_and_rabbitmq_deliver_the_same_routes(transport, subscrib
     def recording(service: str):
         return lambda event: in_process.add((event["type"], service))
 
-    bus = InProcessBus(routing, {service: recording(service) for service in routing.services},
-                       deduper=Deduper(None, "t2b:", 60, 1000), backoff_scale=0)
+    bus = InProcessBus(
+        routing,
+        {service: recording(service) for service in routing.services},
+        deduper=Deduper(None, "t2b:", 60, 1000),
+        backoff_scale=0,
+    )
     for event in events:
         bus.publish(event)
         transport.publish(event)
@@ -175,13 +218,15 @@ def test_in_process_bus_and_rabbitmq_deliver_the_same_routes(transport, subscrib
 
 
 def test_a_message_that_is_not_a_cloudevent_is_dropped_not_looped(amqp_url, routing, subscribers) -> None:
-    dispatcher = RabbitDispatcher(amqp_url, routing, subscribers.urls(routing.services),
-                                  deduper=Deduper(None, "t2b:", 60, 1000), backoff_scale=BACKOFF_SCALE)
+    dispatcher = _dispatcher(amqp_url, routing, subscribers)
     with dispatcher:
         connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
         connection.channel().basic_publish(
-            broker_exchange("api"), "", b"{}",
-            pika.BasicProperties(headers={"cloudEvents_type": "io.time2bet.cache.invalidate"}))
+            broker_exchange("api"),
+            "",
+            b"{}",
+            pika.BasicProperties(headers={"cloudEvents_type": "io.time2bet.cache.invalidate"}),
+        )
         connection.close()
         time.sleep(0.5)
         assert all(depth == 0 for depth in queue_depths(amqp_url, routing).values())

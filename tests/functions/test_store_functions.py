@@ -38,8 +38,8 @@ def unreachable_database_url() -> str:
 # --- stats ------------------------------------------------------------------------------------
 
 
-def test_stats_reproduce_the_final_2021_22_premier_league_table(premier_league: str) -> None:
-    response = TestClient(stats_app).get("/stats", params={"league": "e0", "season": "2021-2022", "form": 5})
+def test_stats_reproduce_the_final_2021_22_premier_league_table(premier_league: str, client_for) -> None:
+    response = client_for(stats_app).get("/stats", params={"league": "e0", "season": "2021-2022", "form": 5})
 
     assert response.status_code == 200, response.text
     (table,) = response.json()["tables"]
@@ -58,9 +58,9 @@ def test_stats_reproduce_the_final_2021_22_premier_league_table(premier_league: 
     assert sum(row["goals_for"] for row in rows.values()) == sum(row["goals_against"] for row in rows.values())
 
 
-def test_stats_default_to_the_latest_season_and_size_the_form(premier_league: str) -> None:
+def test_stats_default_to_the_latest_season_and_size_the_form(premier_league: str, client_for) -> None:
     assert import_file(engine_for(premier_league), PREMIER_LEAGUE_2021_22.with_name("2020-2021.csv")).ok
-    client = TestClient(stats_app)
+    client = client_for(stats_app)
 
     latest = client.get("/stats", params={"form": 3}).json()
     earlier = client.get("/stats", params={"league": "E0", "season": "2020-2021"}).json()
@@ -81,8 +81,8 @@ def test_stats_default_to_the_latest_season_and_size_the_form(premier_league: st
     assert all(len(row["form"]) == 5 for row in table["standings"])
 
 
-def test_stats_say_what_to_fix_for_unknown_leagues_and_seasons(premier_league: str) -> None:
-    client = TestClient(stats_app)
+def test_stats_say_what_to_fix_for_unknown_leagues_and_seasons(premier_league: str, client_for) -> None:
+    client = client_for(stats_app)
 
     unknown_code = client.get("/stats", params={"league": "XX"})
     assert unknown_code.status_code == 422
@@ -139,9 +139,9 @@ def add_matches(url: str) -> None:
         )
 
 
-def test_livescores_show_live_and_recently_finished_matches(store_url: str) -> None:
+def test_livescores_show_live_and_recently_finished_matches(store_url: str, client_for) -> None:
     add_matches(store_url)
-    client = TestClient(livescores_app)
+    client = client_for(livescores_app)
 
     recent = client.get("/livescores", params={"hours": 3, "league": "E0"})
 
@@ -158,8 +158,8 @@ def test_livescores_show_live_and_recently_finished_matches(store_url: str) -> N
 
 
 @pytest.mark.parametrize("hours", ["0", "73", "three"])
-def test_livescores_reject_hours_outside_1_to_72(hours: str, store_url: str) -> None:
-    response = TestClient(livescores_app).get("/livescores", params={"hours": hours})
+def test_livescores_reject_hours_outside_1_to_72(hours: str, store_url: str, client_for) -> None:
+    response = client_for(livescores_app).get("/livescores", params={"hours": hours})
 
     assert response.status_code == 422
     assert response.json()["detail"].startswith("query.hours:")
@@ -168,14 +168,14 @@ def test_livescores_reject_hours_outside_1_to_72(hours: str, store_url: str) -> 
 # --- sources ----------------------------------------------------------------------------------
 
 
-def test_sources_report_the_last_good_and_the_last_failed_run(store_url: str, truncated_copy: Path) -> None:
+def test_sources_report_the_last_good_and_the_last_failed_run(store_url: str, truncated_copy: Path, client_for) -> None:
     engine = engine_for(store_url)
     assert import_file(engine, PREMIER_LEAGUE_2021_22).ok
     assert not import_file(engine, truncated_copy).ok
     with pytest.raises(RunBlocked), ingest_run(engine, "whoscored", "https://www.whoscored.com/Regions/252"):
         raise RunBlocked("challenge page instead of the fixtures")
 
-    response = TestClient(sources_app).get("/sources")
+    response = client_for(sources_app).get("/sources")
 
     assert response.status_code == 200, response.text
     football_data, whoscored = response.json()["sources"]
@@ -199,25 +199,25 @@ def test_sources_report_the_last_good_and_the_last_failed_run(store_url: str, tr
 # --- health -----------------------------------------------------------------------------------
 
 
-def ready() -> tuple[int, dict]:
-    response = TestClient(health_app).get("/health/ready")
+def ready(client_for: Callable[..., TestClient]) -> tuple[int, dict]:
+    response = client_for(health_app).get("/health/ready")
     return response.status_code, response.json()
 
 
-def test_liveness_answers_without_any_backend(configure: Callable[..., None]) -> None:
+def test_liveness_answers_without_any_backend(configure: Callable[..., None], client_for) -> None:
     configure(DATABASE_URL=unreachable_database_url())
 
-    response = TestClient(health_app).get("/health")
+    response = client_for(health_app).get("/health")
 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
 def test_ready_while_the_store_answers(
-    store_url: str, redis_url: str, mlflow_uri: str, configure: Callable[..., None]
+    store_url: str, redis_url: str, mlflow_uri: str, configure: Callable[..., None], client_for
 ) -> None:
     configure(REDIS_URL=redis_url, MLFLOW_TRACKING_URI=mlflow_uri)
 
-    status, body = ready()
+    status, body = ready(client_for)
 
     assert status == 200 and body["ready"] is True
     states = body["dependencies"]
@@ -229,25 +229,27 @@ def test_ready_while_the_store_answers(
     }
 
 
-def test_redis_down_is_reported_but_not_fatal(store_url: str, mlflow_uri: str, configure: Callable[..., None]) -> None:
+def test_redis_down_is_reported_but_not_fatal(
+    store_url: str, mlflow_uri: str, configure: Callable[..., None], client_for
+) -> None:
     configure(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", MLFLOW_TRACKING_URI=mlflow_uri)
 
-    status, body = ready()
+    status, body = ready(client_for)
 
     assert status == 200 and body["ready"] is True
     assert body["dependencies"]["redis"]["state"].startswith("down: ConnectionError")
 
 
-def test_redis_is_optional(store_url: str, mlflow_uri: str, configure: Callable[..., None]) -> None:
+def test_redis_is_optional(store_url: str, mlflow_uri: str, configure: Callable[..., None], client_for) -> None:
     configure(MLFLOW_TRACKING_URI=mlflow_uri)
 
-    assert ready()[1]["dependencies"]["redis"]["state"] == "not configured"
+    assert ready(client_for)[1]["dependencies"]["redis"]["state"] == "not configured"
 
 
-def test_unready_while_the_store_is_down(mlflow_uri: str, configure: Callable[..., None]) -> None:
+def test_unready_while_the_store_is_down(mlflow_uri: str, configure: Callable[..., None], client_for) -> None:
     configure(DATABASE_URL=unreachable_database_url(), MLFLOW_TRACKING_URI=mlflow_uri)
 
-    status, body = ready()
+    status, body = ready(client_for)
 
     assert status == 503 and body["ready"] is False
     assert body["dependencies"]["store"]["state"].startswith("down: OperationalError")
@@ -255,11 +257,11 @@ def test_unready_while_the_store_is_down(mlflow_uri: str, configure: Callable[..
 
 
 def test_mlflow_reports_whether_a_champion_is_registered(
-    store_url: str, mlflow_uri: str, configure: Callable[..., None]
+    store_url: str, mlflow_uri: str, configure: Callable[..., None], client_for
 ) -> None:
     configure(MLFLOW_TRACKING_URI=mlflow_uri, T2B_MODEL_NAME="time2bet-test-outcome")
 
-    before = ready()[1]["dependencies"]["mlflow"]
+    before = ready(client_for)[1]["dependencies"]["mlflow"]
     assert before["state"] == "no champion yet" and "champion_version" not in before
 
     from mlflow import MlflowClient
@@ -269,7 +271,7 @@ def test_mlflow_reports_whether_a_champion_is_registered(
     version = client.create_model_version("time2bet-test-outcome", source=str(Path.cwd()))
     client.set_registered_model_alias("time2bet-test-outcome", "champion", version.version)
 
-    after = ready()[1]["dependencies"]["mlflow"]
+    after = ready(client_for)[1]["dependencies"]["mlflow"]
     assert (after["state"], after["champion_version"]) == ("ok", str(version.version))
 
 
@@ -319,7 +321,7 @@ def test_stats_serve_as_their_own_uvicorn_process(premier_league: str, tmp_path:
 def test_every_function_answers_on_the_local_server(store_url: str, mlflow_uri: str, tmp_path: Path) -> None:
     port = free_port()
     process = start_process(
-        [python_bin("uvicorn"), "--factory", "shared.web.local:create_local_server", "--port", str(port)],
+        [python_bin("uvicorn"), "--factory", "shared.runtime.functions:create_local_server", "--port", str(port)],
         port,
         tmp_path / "local.log",
         env={"DATABASE_URL": store_url, "MLFLOW_TRACKING_URI": mlflow_uri},

@@ -17,7 +17,7 @@ from tests.services import REPO, python_bin
 pytestmark = pytest.mark.slow
 
 MOUNT_ML_COMMANDS = """\
-from shared.cli import app
+from shared.cli.app import app
 from shared.ml.cli import (
     backtest_command, evaluate_command, features_app, model_app, score_command, train_command,
 )
@@ -64,8 +64,9 @@ def test_dvc_repro_runs_every_stage_on_a_tiny_slice(tmp_path: Path, configure) -
 
     evaluation = json.loads((repo / "metrics" / "evaluate.json").read_text())
     assert evaluation["test_matches"] == 380 and 0.15 < evaluation["test_model_rps"] < 0.25
-    register = json.loads((repo / "metrics" / "register.json").read_text())
-    assert register["version"] == 1 and register["promoted"] is True
+    assert json.loads((repo / "metrics" / "register.json").read_text())["version"] == 1
+    gate = json.loads((repo / "metrics" / "gate.json").read_text())
+    assert (gate["version"], gate["promoted"], gate["champion"]) == (1, True, 1)
     assert (repo / "metrics" / "plots" / "calibration.png").is_file()
     assert (repo / "dvc.lock").is_file()
 

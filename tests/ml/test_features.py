@@ -14,6 +14,7 @@ from shared.features.offline import build_feature_table, pre_match_quotes, timin
 from shared.features.params import FeatureParams
 from shared.features.state import FeatureState, load_state, online_features, save_state
 from shared.features.team_state import new_team
+from shared.ml.predictor import without_market
 from shared.storage import LocalObjectStore
 
 PARAMS = FeatureParams()
@@ -63,11 +64,42 @@ def test_same_day_matches_without_kickoff_time_do_not_see_each_other(demo_tables
         assert _same(_features(offline, match_id), _features(rebuilt, match_id))
 
 
-def test_closing_odds_are_never_features(demo_tables, offline) -> None:
+def _no_market(table: pd.DataFrame, match_ids: pd.Series) -> pd.DataFrame:
+    rows = table.set_index("match_id").loc[match_ids]
+    return rows[without_market(FEATURE_NAMES)]
+
+
+def test_the_no_market_path_never_reads_the_match_own_prices(demo_tables, offline) -> None:
+    """Every price of the matches kicking off at one moment removed, then replaced by garbage: their
+    no-market features stay identical (their closing lines only ever move later matches' ratings)."""
     odds = demo_tables.odds.to_pandas()
-    without_closing = _table(odds[odds["kind"] != "closing"], demo_tables.odds.schema)
-    rebuilt = build_feature_table(demo_tables.matches, without_closing, PARAMS).frame
-    pd.testing.assert_frame_equal(offline[list(FEATURE_NAMES)], rebuilt[list(FEATURE_NAMES)])
+    moment = offline[offline["season"] == "2020-2021"]["features_as_of"].value_counts().index[0]
+    chosen = offline.loc[offline["features_as_of"] == moment, "match_id"]
+    assert len(chosen) >= 3
+    own = odds["match_id"].isin(chosen)
+    removed = build_feature_table(demo_tables.matches, _table(odds[~own], demo_tables.odds.schema), PARAMS).frame
+    garbage = odds.copy()
+    garbage.loc[own, ["home", "draw", "away"]] = np.random.default_rng(5).uniform(1.01, 80.0, size=(own.sum(), 3))
+    scrambled = build_feature_table(demo_tables.matches, _table(garbage, demo_tables.odds.schema), PARAMS).frame
+    expected = _no_market(offline, chosen)
+    assert expected["odds_rating_home"].abs().sum() > 0  # past closing lines did inform these ratings
+    pd.testing.assert_frame_equal(expected, _no_market(removed, chosen))
+    pd.testing.assert_frame_equal(expected, _no_market(scrambled, chosen))
+    assert removed.set_index("match_id").loc[chosen, "market_p_home"].isna().all()  # the market path did see them
+
+
+def test_changing_later_prices_leaves_earlier_features_unchanged(demo_tables, offline) -> None:
+    odds = demo_tables.odds.to_pandas()
+    cut = offline[offline["season"] == "2020-2021"]["features_as_of"].iloc[200]
+    later = offline.loc[offline["features_as_of"] >= cut, "match_id"]
+    changed = odds.copy()
+    in_later = changed["match_id"].isin(later)
+    changed.loc[in_later, ["home", "draw", "away"]] = changed.loc[in_later, ["away", "draw", "home"]].to_numpy()
+    rebuilt = build_feature_table(demo_tables.matches, _table(changed, demo_tables.odds.schema), PARAMS).frame
+    earlier = offline["features_as_of"] < cut
+    pd.testing.assert_frame_equal(offline.loc[earlier, list(FEATURE_NAMES)], rebuilt.loc[earlier, list(FEATURE_NAMES)])
+    a_week_on = (offline["features_as_of"] > cut + pd.Timedelta(days=7)).to_numpy()
+    assert not np.allclose(offline.loc[a_week_on, "odds_rating_home"], rebuilt.loc[a_week_on, "odds_rating_home"])
 
 
 def test_online_features_from_materialised_state_equal_the_offline_row(demo_tables, offline, tmp_path) -> None:

@@ -24,7 +24,7 @@ def test_run_ml_demo_trains_registers_promotes_and_scores(demo_tables, configure
     steps: list[str] = []
     table = run_ml_demo(engine_for(demo_tables.database_url), store, steps.append)
 
-    assert "| all | model |" in table and "Gap to the market" in table
+    assert "| all | model |" in table and "| model (no market) | market (closing) | pooled |" in table
     assert CHAMPION in aliases_of(tracking_client(), "time2bet-outcome")
     pointer = json.loads(store.get_bytes(LATEST_POINTER))
     assert pointer["key"] == "predictions/batch/date=2022-01-01/part-0.parquet"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import kubernetes_validate
 import yaml
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
@@ -31,6 +32,22 @@ CRD_FILES: dict[tuple[str, str], str] = {
     ("argoproj.io/v1alpha1", "Workflow"): "argo-workflows/v4.1.2/argoproj.io_workflows.yaml",
     ("argoproj.io/v1alpha1", "WorkflowTemplate"): "argo-workflows/v4.1.2/argoproj.io_workflowtemplates.yaml",
     ("argoproj.io/v1alpha1", "CronWorkflow"): "argo-workflows/v4.1.2/argoproj.io_cronworkflows.yaml",
+    ("gateway.networking.k8s.io/v1", "Gateway"): "gateway-api/v1.6.1/gateway.networking.k8s.io_gateways.yaml",
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): "gateway-api/v1.6.1/gateway.networking.k8s.io_httproutes.yaml",
+    ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"): (
+        "gateway-api/v1.6.1/gateway.networking.k8s.io_referencegrants.yaml"
+    ),
+    ("postgresql.cnpg.io/v1", "Cluster"): "cloudnative-pg/v1.30.0/postgresql.cnpg.io_clusters.yaml",
+    ("rabbitmq.com/v1beta1", "RabbitmqCluster"): (
+        "rabbitmq-cluster-operator/v2.22.3/rabbitmq.com_rabbitmqclusters.yaml"
+    ),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): (
+        "prometheus-operator/v0.93.0/monitoring.coreos.com_servicemonitors.yaml"
+    ),
+    ("monitoring.coreos.com/v1", "PodMonitor"): "prometheus-operator/v0.93.0/monitoring.coreos.com_podmonitors.yaml",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): (
+        "prometheus-operator/v0.93.0/monitoring.coreos.com_prometheusrules.yaml"
+    ),
 }
 
 _OBJECT_META = {
@@ -92,8 +109,30 @@ def validator_for(api_version: str, kind: str) -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(strict(schema))
 
 
+# Kubernetes' own kinds (ConfigMap, Deployment, RBAC, NetworkPolicy...) validate with kubernetes-validate's
+# strict schemas of the version the platform targets (kubectl v1.32 here).
+KUBERNETES_VERSION = "1.32"
+
+
+def is_core_kind(document: dict[str, Any]) -> bool:
+    group = document.get("apiVersion", "").rpartition("/")[0]
+    return "." not in group or (group.endswith(".k8s.io") and not group.startswith("gateway.networking"))
+
+
+def core_errors(document: dict[str, Any]) -> list[str]:
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [f"{'.'.join(str(part) for part in error.path) or '<root>'}: {error.message}"]
+    except kubernetes_validate.SchemaNotFoundError:
+        return [f"no Kubernetes {KUBERNETES_VERSION} schema for {document.get('apiVersion')} {document.get('kind')}"]
+    return []
+
+
 def errors(document: dict[str, Any]) -> list[str]:
     """Every schema violation of one manifest, as `path: message` lines; [] when valid."""
+    if (document.get("apiVersion"), document.get("kind")) not in CRD_FILES and is_core_kind(document):
+        return core_errors(document)
     validator = validator_for(document.get("apiVersion", ""), document.get("kind", ""))
     return [
         f"{'.'.join(str(part) for part in error.absolute_path) or '<root>'}: {error.message}"

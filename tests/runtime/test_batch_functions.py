@@ -14,7 +14,7 @@ from shared.events.rabbitmq import queue_depths, trigger_queue
 from shared.events.routing import load_routing
 from shared.features.state import TEAM_STATE_KEY
 from shared.ml.score import LATEST_POINTER, batch_key
-from tests.runtime.conftest import PreparedData
+from tests.prepared import PreparedData
 from tests.services import free_port, python_bin, start_process, stop_process
 from tests.tasks.conftest import post_event
 
@@ -23,14 +23,25 @@ StartFunction = Callable[..., str]
 
 
 @pytest.fixture
-def start_function(prepared_data: PreparedData, tmp_path: Path) -> Iterator[StartFunction]:
+def start_function(writable_data: PreparedData, tmp_path: Path) -> Iterator[StartFunction]:
     processes = []
 
     def start(package: str, **env: str) -> str:
         port = free_port()
-        args = [python_bin("functions-framework"), "--source", f"functions/{package}/main.py", "--target", "handle",
-                "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port)]
-        processes.append(start_process(args, port, tmp_path / f"{package}.log", prepared_data.env(**env)))
+        args = [
+            python_bin("functions-framework"),
+            "--source",
+            f"functions/{package}/main.py",
+            "--target",
+            "handle",
+            "--signature-type",
+            "cloudevent",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        processes.append(start_process(args, port, tmp_path / f"{package}.log", writable_data.env(**env)))
         return f"http://127.0.0.1:{port}"
 
     yield start
@@ -40,10 +51,10 @@ def start_function(prepared_data: PreparedData, tmp_path: Path) -> Iterator[Star
 
 @pytest.mark.rabbitmq
 def test_features_requested_rebuilds_the_team_state_and_invalidates_its_cache(
-    prepared_data, start_function, amqp_url
+    writable_data, start_function, amqp_url
 ) -> None:
     url = start_function("batch_features", AMQP_URL=amqp_url)
-    state = prepared_data.data_dir / "objects" / TEAM_STATE_KEY
+    state = writable_data.data_dir / "objects" / TEAM_STATE_KEY
     before = state.stat().st_mtime_ns
 
     requested = make_event("io.time2bet.features.requested", {"leagues": ["E0"], "seasons": ["2021-2022"]}, source="/t")
@@ -64,9 +75,9 @@ def test_features_requested_rebuilds_the_team_state_and_invalidates_its_cache(
     assert refused.status_code == 400 and "as_of replays are not supported" in refused.text
 
 
-def test_scoring_requested_writes_the_days_batch_and_moves_the_pointer(prepared_data, start_function) -> None:
+def test_scoring_requested_writes_the_days_batch_and_moves_the_pointer(writable_data, start_function) -> None:
     url = start_function("batch_score")
-    objects = prepared_data.data_dir / "objects"
+    objects = writable_data.data_dir / "objects"
     before = json.loads((objects / LATEST_POINTER).read_bytes())
 
     requested = make_event("io.time2bet.scoring.requested", {"day": "2022-03-01", "leagues": ["E0"]}, source="/t")

@@ -11,10 +11,11 @@ from shared.db.models import DeadLetter, IngestRun, RunStatus
 from shared.db.session import get_engine, transaction
 from shared.events.bus import HANDLER_ERROR_CODE
 from shared.events.contract import parse_event
-from shared.events.publisher import get_publisher
 from shared.events.routing import PING_EVENT_TYPE, PingSchedule, load_routing
+from shared.runtime.functions import discover_functions, event_handlers
 from shared.runtime.local import NAMESPACE
 from shared.runtime.scheduler import PingScheduler, next_due
+from shared.scraping.leagues import mapped_codes, whoscored_ids
 from tests.services import free_port
 
 
@@ -51,12 +52,12 @@ def test_a_schedule_fires_once_at_each_due_time_and_never_early() -> None:
 
 
 def test_the_schedule_timezone_follows_daylight_saving() -> None:
-    [daily] = load_routing().pingsources  # "0 6 * * *" in Europe/London
+    [daily] = [p for p in load_routing().pingsources if p.name == "scrape-schedule"]  # "0 6 * * *", Europe/London
     assert next_due(daily, datetime(2024, 1, 15, tzinfo=UTC)) == datetime(2024, 1, 15, 6, tzinfo=UTC)
     assert next_due(daily, datetime(2024, 7, 15, tzinfo=UTC)) == datetime(2024, 7, 15, 5, tzinfo=UTC)
 
 
-def test_the_daily_scrape_ping_reaches_scrape_through_the_in_process_bus(configure, sqlite_url) -> None:
+def test_the_daily_scrape_ping_reaches_scrape_through_the_in_process_bus(configure, make_services, sqlite_url) -> None:
     closed = free_port()  # no browser: the scrape fails fast and is recorded as a failed run
     configure(
         DATABASE_URL=sqlite_url,
@@ -65,10 +66,11 @@ def test_the_daily_scrape_ping_reaches_scrape_through_the_in_process_bus(configu
         SCRAPE_MAX_RETRIES="0",
         EVENTS_BACKOFF_SCALE="0",
     )
-    get_publisher.cache_clear()
-    bus = get_publisher()
+    services = make_services()
+    services.host_event_functions(event_handlers(discover_functions(), services))  # as the local runtime does
+    bus = services.publisher
     scheduler = PingScheduler(
-        load_routing().pingsources,
+        [p for p in load_routing().pingsources if p.name == "scrape-schedule"],  # not the every-minute tick
         bus.publish,
         NAMESPACE,
         clock=lambda: datetime(2024, 1, 15, 5, 59, 30, tzinfo=UTC),
@@ -76,14 +78,16 @@ def test_the_daily_scrape_ping_reaches_scrape_through_the_in_process_bus(configu
     assert scheduler.tick(datetime(2024, 1, 15, 5, 59, 59, tzinfo=UTC)) == []
     [ping] = scheduler.tick(datetime(2024, 1, 15, 6, 0, tzinfo=UTC))
     bus.close()  # waits for the background delivery
-    get_publisher.cache_clear()
 
     with transaction(get_engine()) as session:
         runs = list(session.scalars(select(IngestRun)))
         letters = list(session.scalars(select(DeadLetter)))
-    assert len(runs) == 4  # first attempt + the Trigger's 3 retries
+    # every configured league (all mapped ones by default) tried on each delivery: the first + the Trigger's 3 retries
+    assert len(runs) == 4 * len(mapped_codes())
     assert {run.status for run in runs} == {RunStatus.failed}
-    assert runs[0].target.startswith("region=252 tournament=2 season=")
+    assert {run.target.split(" season=")[0] for run in runs} == {
+        f"region={region} tournament={tournament}" for region, tournament in map(whoscored_ids, mapped_codes())
+    }
     [letter] = letters  # then the bus gave it to the dead-letter sink
     assert (letter.event_id, letter.trigger) == (ping["id"], "scrape-on-schedule")
     assert letter.error_code == HANDLER_ERROR_CODE

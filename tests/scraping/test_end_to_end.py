@@ -24,21 +24,39 @@ pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
 REQUEST = ScrapeRequest(region="England", tournament="Premier League", season="2020/2021")
 JANUARY_FEED = "/tournaments/18685/data/?d=202101"
+DECEMBER_MATCH_CENTRE = "/Matches/1485170/Live"
 
 
 @pytest.fixture
-def scrape(configure: Callable[..., None], pg_url: str, chromedriver_url: str,
-           fake_whoscored: tuple[FakeWhoScored, str], tmp_path: Path) -> Callable[[ScrapeRequest], ScrapeReport]:
+def scrape(
+    configure: Callable[..., None],
+    pg_url: str,
+    chromedriver_url: str,
+    fake_whoscored: tuple[FakeWhoScored, str],
+    tmp_path: Path,
+) -> Callable[[ScrapeRequest], ScrapeReport]:
     _, base_url = fake_whoscored
-    configure(DATABASE_URL=pg_url, SELENOID_URL=chromedriver_url, WHOSCORED_BASE_URL=base_url,
-              SCRAPE_RATE_LIMIT="0.01", SCRAPE_RATE_JITTER="0.01", SCRAPE_MAX_RETRIES="1",
-              SCRAPE_BACKOFF_BASE="0.05", SCRAPE_PAGE_LOAD_TIMEOUT="20")
+    configure(
+        DATABASE_URL=pg_url,
+        SELENOID_URL=chromedriver_url,
+        WHOSCORED_BASE_URL=base_url,
+        SCRAPE_RATE_LIMIT="0.01",
+        SCRAPE_RATE_JITTER="0.01",
+        SCRAPE_MAX_RETRIES="1",
+        SCRAPE_BACKOFF_BASE="0.05",
+        SCRAPE_PAGE_LOAD_TIMEOUT="20",
+    )
     settings = get_settings()
     store = LocalObjectStore(tmp_path / "objects")
 
     def run(request: ScrapeRequest) -> ScrapeReport:
-        return scrape_whoscored(request, engine=engine_for(pg_url), store=store,
-                                driver_factory=remote_browser_factory(settings), settings=settings)
+        return scrape_whoscored(
+            request,
+            engine=engine_for(pg_url),
+            store=store,
+            driver_factory=remote_browser_factory(settings),
+            settings=settings,
+        )
 
     return run
 
@@ -52,34 +70,56 @@ def test_scrape_into_postgres_then_rescrape_changes_nothing(scrape, pg_url: str,
     report = scrape(REQUEST)
     assert report.status == "succeeded", report
     assert (report.league, report.season, report.stage_ids, report.months) == (
-        "E0", "2020-2021", [18685], ["2020-12", "2021-01"])
+        "E0",
+        "2020-2021",
+        [18685],
+        ["2020-12", "2021-01"],
+    )
     assert report.matches_seen == 52
     assert _count(pg_url, select(func.count()).select_from(Match)) == 52
-    assert _count(pg_url, select(func.count()).select_from(MatchSourceId)
-                  .where(MatchSourceId.source == "whoscored")) == 52
+    assert (
+        _count(pg_url, select(func.count()).select_from(MatchSourceId).where(MatchSourceId.source == "whoscored")) == 52
+    )
     # 51 finished matches, each with a home and an away stats row
     assert _count(pg_url, select(func.count()).select_from(MatchStats)) == 102
     assert report.added == 52 + 102 and report.rejected == 0
 
     with engine_for(pg_url).connect() as connection:
         everton_west_ham = connection.execute(
-            select(Match).join(MatchSourceId, MatchSourceId.match_id == Match.id)
-            .where(MatchSourceId.source_id == "1485321")).one()
+            select(Match)
+            .join(MatchSourceId, MatchSourceId.match_id == Match.id)
+            .where(MatchSourceId.source_id == "1485321")
+        ).one()
         upcoming = connection.execute(
-            select(Match.status, Match.ft_home_goals).join(MatchSourceId, MatchSourceId.match_id == Match.id)
-            .where(MatchSourceId.source_id == "1485171")).one()
-        stats = connection.execute(select(MatchStats).where(MatchStats.match_id == everton_west_ham.id,
-                                                            MatchStats.side == "home")).one()
+            select(Match.status, Match.ft_home_goals)
+            .join(MatchSourceId, MatchSourceId.match_id == Match.id)
+            .where(MatchSourceId.source_id == "1485171")
+        ).one()
+        stats = connection.execute(
+            select(MatchStats).where(MatchStats.match_id == everton_west_ham.id, MatchStats.side == "home")
+        ).one()
         team_names = set(connection.scalars(select(Team.name)))
     assert (everton_west_ham.ft_home_goals, everton_west_ham.ft_away_goals) == (0, 1)
     assert everton_west_ham.status == MatchStatus.finished
     assert everton_west_ham.kickoff_utc.isoformat() == "2021-01-01T17:30:00+00:00"
     assert (everton_west_ham.referee, everton_west_ham.venue) == ("Michael Oliver", "Test Stadium")
+    assert everton_west_ham.attendance == 0  # behind closed doors: a fact, not unknown
     assert upcoming == (MatchStatus.scheduled, None)
     assert (stats.possession, stats.shots, stats.shots_on_target, stats.passes, stats.pass_accuracy) == (
-        60.0, 5, 2, 400, 80.0)
+        60.0,
+        5,
+        2,
+        400,
+        80.0,
+    )
     assert (stats.corners, stats.fouls, stats.yellow_cards, stats.red_cards, stats.rating, stats.formation) == (
-        4, 9, 2, 0, 6.91, "4231")
+        4,
+        9,
+        2,
+        0,
+        6.91,
+        "4231",
+    )
     assert len(team_names) == 20
     events_key = tmp_path / "objects/raw/whoscored/events/league=E0/season=2020-2021/match=1485321.json"
     assert json.loads(events_key.read_text())[0]["type"]["displayName"] == "Start"
@@ -87,8 +127,9 @@ def test_scrape_into_postgres_then_rescrape_changes_nothing(scrape, pg_url: str,
     again = scrape(REQUEST)
     assert (again.status, again.added, again.updated, again.changes) == ("succeeded", 0, 0, [])
     with engine_for(pg_url).connect() as connection:
-        runs = connection.execute(select(IngestRun.status, IngestRun.rows_added, IngestRun.rows_updated)
-                                  .order_by(IngestRun.id)).all()
+        runs = connection.execute(
+            select(IngestRun.status, IngestRun.rows_added, IngestRun.rows_updated).order_by(IngestRun.id)
+        ).all()
     assert runs == [(RunStatus.succeeded, 154, 0), (RunStatus.succeeded, 0, 0)]
 
 
@@ -103,6 +144,26 @@ def test_block_mid_run_keeps_earlier_month(scrape, fake_whoscored: tuple[FakeWho
     with engine_for(pg_url).connect() as connection:
         run = connection.execute(select(IngestRun.status, IngestRun.rows_added, IngestRun.error)).one()
     assert run.status == RunStatus.blocked and run.rows_added == 2 and "Incapsula" in run.error
+
+
+def test_consent_dialog_hidden_in_the_dom_blocks_nothing(scrape, fake_whoscored: tuple[FakeWhoScored, str]) -> None:
+    site, _ = fake_whoscored
+    site.consent = "hidden"
+    report = scrape(REQUEST.model_copy(update={"months": 1}))
+    assert report.status == "succeeded", report
+    assert report.matches_seen == 2 and "/consent/agree" not in site.requests
+
+
+def test_consent_given_once_survives_a_retry_on_a_fresh_browser(
+    scrape, fake_whoscored: tuple[FakeWhoScored, str]
+) -> None:
+    site, _ = fake_whoscored
+    site.consent = "until-agreed"
+    site.blocked_once.add(DECEMBER_MATCH_CENTRE)  # the retry runs in a new browser without the cookie
+    report = scrape(REQUEST.model_copy(update={"months": 1}))
+    assert report.status == "succeeded", report
+    assert site.requests.count(DECEMBER_MATCH_CENTRE) >= 2
+    assert site.requests.count("/consent/agree") == 1  # the fresh browser got the run's consent cookie
 
 
 def test_dry_run_writes_nothing(scrape, pg_url: str) -> None:

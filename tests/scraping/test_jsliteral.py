@@ -20,7 +20,12 @@ from shared.scraping.jsliteral import (
 
 def test_unquoted_and_quoted_keys() -> None:
     assert parse_js("{matchId: 1, 'stageId': 2, \"x\": 3, 2020: 4, $a_b: 5}") == {
-        "matchId": 1, "stageId": 2, "x": 3, "2020": 4, "$a_b": 5}
+        "matchId": 1,
+        "stageId": 2,
+        "x": 3,
+        "2020": 4,
+        "$a_b": 5,
+    }
 
 
 def test_strings_with_escapes() -> None:
@@ -28,7 +33,7 @@ def test_strings_with_escapes() -> None:
     assert parse_js(r'"say \"hi\""') == 'say "hi"'
     assert parse_js(r"'a\\b\nc\tdA\x41é'") == "a\\b\nc\tdAAé"
     assert parse_js(r"'\/Date(1)\/'") == "/Date(1)/"
-    assert parse_js(r"'\u{1F600}'") == "\U0001F600"
+    assert parse_js(r"'\u{1F600}'") == "\U0001f600"
 
 
 def test_elisions_become_none_and_one_trailing_comma_adds_nothing() -> None:

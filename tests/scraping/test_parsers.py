@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.db.models import MatchStatus
-from shared.scraping.blocks import block_reason
+from shared.scraping.blocks import block_reason, has_consent_banner
 from shared.scraping.errors import EmptyPageData, PageShapeError
 from shared.scraping.parsers import (
     calendar_from_value,
@@ -28,7 +28,12 @@ def test_real_january_feed_has_50_finished_matches(samples: Path) -> None:
     assert len(feed.matches) == 50
     first = feed.matches[0]
     assert (first.id, first.home_team_name, first.away_team_name, first.home_score, first.away_score) == (
-        1485321, "Everton", "West Ham", 0, 1)
+        1485321,
+        "Everton",
+        "West Ham",
+        0,
+        1,
+    )
     assert first.start_time_utc == datetime(2021, 1, 1, 17, 30, tzinfo=UTC)
     assert first.state is MatchStatus.finished
     assert first.incidents[0].player_name == "Tomás Soucek"
@@ -45,11 +50,18 @@ def test_real_match_centre(match_centre_sample: str) -> None:
     centre = parse_match_centre(match_centre_sample)
     assert centre.match_id == 1650630
     assert (centre.home.name, centre.away.name, centre.score.home, centre.score.away) == (
-        "Barcelona", "Rayo Vallecano", 0, 0)
+        "Barcelona",
+        "Rayo Vallecano",
+        0,
+        0,
+    )
     assert centre.header is not None and centre.header.full_time is not None
     assert centre.header.kickoff_local == datetime(2022, 8, 13, 20, 0)
     assert (centre.referee, centre.venue, centre.attendance) == (
-        "Alejandro José Hernández Hernández", "Spotify Camp Nou", 81104)
+        "Alejandro José Hernández Hernández",
+        "Spotify Camp Nou",
+        81104,
+    )
     assert centre.state is MatchStatus.finished
     home, away = centre.home, centre.away
     assert (home.formation, away.formation) == ("433", "4231")
@@ -72,7 +84,9 @@ def test_match_centre_without_data_is_empty_not_garbage() -> None:
 def test_real_block_page_is_detected(samples: Path, match_centre_sample: str) -> None:
     assert block_reason((samples / "incapsula_block.html").read_text()) == "Incapsula"
     assert block_reason(match_centre_sample) is None
-    assert block_reason((PAGES / "consent.html").read_text()) == "consent banner"
+    assert block_reason((PAGES / "consent.html").read_text()) is None  # the fetcher judges consent dialogs
+    assert has_consent_banner((PAGES / "consent.html").read_text())
+    assert not has_consent_banner(match_centre_sample)
     assert block_reason("<html><title>Just a moment...</title></html>") == "Cloudflare"
 
 
@@ -93,7 +107,9 @@ def test_tournament_page() -> None:
     table = page.standings[0]
     assert table.stage_id == 18685
     assert [(r.team_name, r.rank, r.played, r.points, r.goal_difference) for r in table.rows] == [
-        ("Man City", 1, 38, 86, 51), ("Man Utd", 2, 38, 74, 29)]
+        ("Man City", 1, 38, 86, 51),
+        ("Man Utd", 2, 38, 74, 29),
+    ]
     assert page.calendar is not None and page.calendar.months == [(2020, 12), (2021, 1)]
 
 
@@ -114,13 +130,23 @@ def test_stage_calendar_literal_and_browser_value() -> None:
     calendar = parse_stage_calendar((PAGES / "stage.html").read_text())
     assert calendar.months == [(2020, 12), (2021, 1)]
     assert (calendar.first_day, calendar.last_day, calendar.stage_id) == (date(2020, 12, 29), date(2021, 1, 30), 18685)
-    evaluated = {"min": "Sun Sep 12 2020 00:00:00 GMT+0200 (Central European Summer Time)",
-                 "mask": {"2021": {"4": {"23": 1}, "0": {"2": 1}}, "2020": {"8": {"12": 1}}}, "stageId": 18685}
+    evaluated = {
+        "min": "Sun Sep 12 2020 00:00:00 GMT+0200 (Central European Summer Time)",
+        "mask": {"2021": {"4": {"23": 1}, "0": {"2": 1}}, "2020": {"8": {"12": 1}}},
+        "stageId": 18685,
+    }
     browser = calendar_from_value(evaluated)
     assert browser.months == [(2020, 9), (2021, 1), (2021, 5)]
     assert browser.first_day == date(2020, 9, 12)
     with pytest.raises(PageShapeError, match="wsCalendar"):
         parse_stage_calendar("<html></html>")
+
+
+def test_closed_doors_attendance_is_zero_not_unknown(match_centre_sample: str) -> None:
+    closed_doors = match_centre_sample.replace('"attendance":81104', '"attendance":0')
+    assert closed_doors != match_centre_sample
+    assert parse_match_centre(closed_doors).attendance == 0
+    assert parse_match_centre(match_centre_sample.replace('"attendance":81104,', "")).attendance is None
 
 
 def test_preview() -> None:
@@ -129,10 +155,17 @@ def test_preview() -> None:
     assert (preview.header.home_team_name, preview.header.away_team_name) == ("Tottenham", "Southampton")
     assert preview.header.score is None
     assert preview.venue == "Tottenham Hotspur Stadium"
-    assert [p.name for p in preview.home_lineup] == ["Hugo Lloris", "Harry Kane"]
-    assert preview.away_lineup[1].name == "Theo O'Connor" and preview.away_lineup[1].rating is None
+    # The XI comes from the pitch block, not from `matchprediction`'s squad list sorted by rating.
+    assert (preview.home_formation, preview.away_formation) == ("4-2-3-1", "4-4-2")
+    assert (len(preview.home_lineup), len(preview.away_lineup)) == (11, 11)
+    assert (preview.home_lineup[0].player_id, preview.home_lineup[0].name) == (78498, "Hugo Lloris")
+    assert preview.away_lineup[-1].name == "Che Adams"
+    assert [p.name for p in preview.home_squad] == ["Hugo Lloris", "Harry Kane"]
+    assert preview.away_squad[1].name == "Theo O'Connor" and preview.away_squad[1].rating is None
     assert [(p.player_id, p.reason, p.status, p.rating) for p in preview.home_missing] == [
-        (96182, "injured", "Out", 6.71), (300713, "injured doubtful", "Doubtful", None)]
+        (96182, "injured", "Out", 6.71),
+        (300713, "injured doubtful", "Doubtful", None),
+    ]
     assert [p.name for p in preview.away_missing] == ["Oriol Romeu"]
 
 

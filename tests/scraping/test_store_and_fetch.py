@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
 from selenium.common.exceptions import TimeoutException
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
+from shared.cli.app import run
+from shared.cli.errors import ExitCode
 from shared.config import Settings
 from shared.db.models import Team
 from shared.db.session import engine_for, transaction
-from shared.scraping.cli import scrape_app
 from shared.scraping.errors import PageBlocked
 from shared.scraping.fetch import PageFetcher
 from shared.scraping.leagues import competition_for, store_season
@@ -43,7 +42,12 @@ def test_whoscored_names_join_football_data_teams(db_url: str, samples: Path, tm
 def test_season_and_competition_mapping() -> None:
     assert store_season("2020/2021") == ("2020-2021", 2020)
     assert [competition_for(*ids).code for ids in ((252, 2), (206, 4), (81, 3), (108, 5), (74, 22))] == [
-        "E0", "SP1", "D1", "I1", "F1"]
+        "E0",
+        "SP1",
+        "D1",
+        "I1",
+        "F1",
+    ]
     with pytest.raises(ValueError, match="no competition code"):
         competition_for(252, 7)
 
@@ -93,11 +97,9 @@ def test_fetch_gives_up_blocked() -> None:
     assert all(s.closed for s in sessions)
 
 
-def test_cli_bad_input_is_one_line(configure) -> None:
+def test_cli_bad_input_is_one_line(configure, capsys: pytest.CaptureFixture[str]) -> None:
     configure()
-    t2b = typer.Typer()  # registered the way shared.cli registers it
-    t2b.add_typer(scrape_app, name="scrape")
-    result = CliRunner().invoke(t2b, ["scrape", "whoscored", "--region", "252", "--tournament", "2",
-                                             "--season", "2020/2021"])
-    assert result.exit_code == 2
-    assert "SELENOID_URL is not set" in result.output and "Traceback" not in result.output
+    code = run(["scrape", "whoscored", "--region", "252", "--tournament", "2", "--season", "2020/2021"])
+    assert code == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert "SELENOID_URL is not set" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

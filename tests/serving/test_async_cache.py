@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.cache import AsyncCache, get_cache
+from shared.cache import AsyncCache, cache_from_settings
 from shared.config import get_settings
 from shared.metrics import CACHE
 from tests.services import free_port
@@ -16,17 +16,17 @@ def counted(name: str, result: str) -> float:
 
 def test_writes_are_queued_then_pipelined_and_read_back(configure, redis_url: str, redis_prefix: str) -> None:
     configure(REDIS_URL=redis_url, REDIS_KEY_PREFIX=redis_prefix)
-    cache = AsyncCache(get_settings(), write_delay_s=0.05)
+    cache, blocking = AsyncCache(get_settings(), write_delay_s=0.05), cache_from_settings(get_settings())
 
     async def scenario() -> tuple[object, object, object]:
         for n in range(3):
             cache.set_json_later("probe", f"k{n}", [n, 0.5], ttl_s=60)
-        not_yet = get_cache().get_json("probe", "k0")  # queued, not written: the caller never waits
+        not_yet = blocking.get_json("probe", "k0")  # queued, not written: the caller never waits
         await asyncio.sleep(0.3)
         written = await cache.get_json("probe", "k2")
         cache.set_json_later("probe", "last", "on close", ttl_s=60)
         await cache.aclose()  # flushes what is still queued
-        return not_yet, written, get_cache().get_json("probe", "last")
+        return not_yet, written, blocking.get_json("probe", "last")
 
     not_yet, written, flushed_on_close = asyncio.run(scenario())
     assert not_yet is None and written == [2, 0.5] and flushed_on_close == "on close"
@@ -54,7 +54,7 @@ def test_reads_of_one_loop_turn_are_one_mget(configure, redis_url: str, redis_pr
 
     configure(REDIS_URL=redis_url, REDIS_KEY_PREFIX=redis_prefix)
     for n in range(4):
-        get_cache().set_json("probe", f"k{n}", n, ttl_s=60)
+        cache_from_settings(get_settings()).set_json("probe", f"k{n}", n, ttl_s=60)
     server = redis.Redis.from_url(redis_url)
 
     def mget_calls() -> int:

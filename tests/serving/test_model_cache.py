@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -23,7 +24,15 @@ from shared.ml.pipeline import run_ml_demo
 from shared.ml.registry import load_predictor
 from shared.serving import aliases
 from shared.serving.champion import ChampionModel, ModelUnavailable
-from shared.serving.model_cache import CONFIG_FILE, MODEL_FILE, VersionRef, read_version, version_prefix, write_version
+from shared.serving.model_cache import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    VersionRef,
+    read_alias_hint,
+    read_version,
+    version_prefix,
+    write_version,
+)
 from shared.storage import get_store
 from tests.services import REPO, free_port
 
@@ -58,8 +67,8 @@ def cold_process(env: dict[str, str]) -> dict:
     """A fresh interpreter loads the champion as the predict function's first request does."""
     code = (
         "import json, sys\n"
-        "from shared.serving.runtime import champion\n"
-        "model = champion().current()\n"
+        "from shared.services import Services\n"
+        "model = Services.from_environment().champion.current()\n"
         f"print(json.dumps({{'version': model.version, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -124,19 +133,89 @@ def test_rest_alias_and_cached_version_serve_what_mlflow_serves(configure, mlflo
 
 
 @pytest.mark.slow
-def test_local_store_alias_read_matches_mlflow_client(configure) -> None:
-    """The embedded defaults: the alias read straight from MLflow's SQLite store, or MlflowClient."""
+def test_local_store_alias_and_pinned_version_through_mlflow_client(configure) -> None:
+    """The embedded defaults (a local store, no tracking server): MLflow's public client answers."""
     configure(T2B_MODEL_NAME=f"outcome-{uuid.uuid4().hex[:8]}")
     name = train_champion()
     uri = get_settings().resolved_mlflow_tracking_uri
     assert uri.startswith("sqlite:///")
 
-    fast = aliases.resolve_in_sqlite(uri, name, "champion")
-    assert fast is not None
-    assert fast == aliases.resolve_with_client(uri, name, "champion") == aliases.resolve(uri, name, "champion")
-    assert aliases.resolve_in_sqlite(uri, name, "no-such-alias") is None  # unclear: MlflowClient decides
+    expected = MlflowClient(uri, uri).get_model_version_by_alias(name, "champion")
+    ref = aliases.resolve(uri, name, "champion")
+    assert ref == VersionRef(name, str(expected.version), expected.run_id, expected.source)
+    assert aliases.pinned(uri, name, ref.version) == ref
     with pytest.raises(aliases.AliasUnresolved):
         aliases.resolve(uri, name, "no-such-alias")
-    assert aliases.resolve_in_sqlite("sqlite:///" + str(Path(uri[10:]).parent / "absent.db"), name, "x") is None
+    with pytest.raises(aliases.AliasUnresolved):
+        aliases.pinned(uri, name, "999")
 
-    assert cold_process(dict(os.environ)) == {"version": fast.version, "heavy": []}
+
+def wait_until_serving(model: ChampionModel, version: str, timeout_s: float = 60) -> None:
+    """On the embedded store a fresh ChampionModel serves the alias hint first and asks the registry in
+    the background (importing mlflow takes seconds): wait for the registry's answer."""
+    deadline = time.monotonic() + timeout_s
+    while model.current().version != version:
+        assert time.monotonic() < deadline, f"version {version} was not picked up from the registry"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_embedded_store_cold_start_serves_the_alias_hint_then_asks_the_registry(configure) -> None:
+    """Without a tracking server, resolving the alias means importing mlflow: a fresh process first
+    serves the version the alias named last time (its hint), and swaps once the registry answers."""
+    configure(T2B_MODEL_NAME=f"outcome-{uuid.uuid4().hex[:8]}")
+    name = train_champion()
+    uri, store = get_settings().resolved_mlflow_tracking_uri, get_store()
+    assert read_alias_hint(store, name, "champion") == aliases.resolve(uri, name, "champion")  # the promotion's
+    first = ChampionModel(uri, name, store=store).current()
+
+    client = MlflowClient(uri, uri)
+    previous = client.get_model_version(name, first.version)
+    second = client.create_model_version(name, previous.source, previous.run_id)
+    client.set_registered_model_alias(name, "champion", second.version)
+
+    fresh = ChampionModel(uri, name, store=store, refresh_interval_s=0)
+    assert fresh.current().version == first.version  # the hint, before the registry was asked
+    wait_until_serving(fresh, str(second.version))
+    assert read_alias_hint(store, name, "champion").version == str(second.version)
+
+
+@pytest.mark.slow
+def test_model_version_pins_the_process_and_readiness_says_why_it_cannot_load(configure) -> None:
+    """MODEL_VERSION: exactly that version, the alias moving does not swap it; a missing one fails readiness."""
+    from fastapi.testclient import TestClient
+
+    configure(T2B_MODEL_NAME=f"outcome-{uuid.uuid4().hex[:8]}", MODEL_REFRESH_INTERVAL="0")
+    name = train_champion()
+    uri = get_settings().resolved_mlflow_tracking_uri
+    client = MlflowClient(uri, uri)
+    first = client.get_model_version_by_alias(name, "champion")
+    second = client.create_model_version(name, first.source, first.run_id)
+    client.set_registered_model_alias(name, "champion", second.version)
+
+    pinned = ChampionModel(uri, name, store=get_store(), refresh_interval_s=0, pinned_version=str(first.version))
+    following = ChampionModel(uri, name, store=get_store(), refresh_interval_s=0)
+    assert pinned.current().version == str(first.version)
+    wait_until_serving(following, str(second.version))  # after the promotion's hint, the registry's answer
+    client.set_registered_model_alias(name, "champion", first.version)
+    for _ in range(3):  # a following process would swap in the background here; a pinned one never looks
+        assert pinned.current().version == str(first.version)
+
+    from functions.predict.main import app
+
+    configure(T2B_MODEL_NAME=name, MODEL_VERSION=str(first.version))
+    with TestClient(app) as http:
+        answer = http.get("/health/ready")
+    assert answer.status_code == 200 and answer.json() == {"status": "ok", "model_version": str(first.version)}
+
+    configure(T2B_MODEL_NAME=name, MODEL_VERSION="999")
+    with TestClient(app) as http:
+        answer = http.get("/health/ready")
+    assert answer.status_code == 503
+    reason = f"no version 999 of {name!r} in MLflow (RESOURCE_DOES_NOT_EXIST)"
+    assert answer.json() == {"status": "not ready", "reason": reason}
+
+    del os.environ["MODEL_VERSION"]  # unset: follows the alias, ready at once as before
+    configure()
+    with TestClient(app) as http:
+        assert http.get("/health/ready").json() == {"status": "ok"}

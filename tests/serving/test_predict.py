@@ -9,19 +9,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy import func, select
 
-from shared.cache import AsyncCache, get_cache
 from shared.config import get_settings
 from shared.db.models import Match, PredictionLog
 from shared.db.session import get_engine
 from shared.ingest.football_data import discover, import_file
 from shared.metrics import CACHE
 from shared.ml.pipeline import run_ml_demo
-from shared.serving.predict import PredictService
-from shared.serving.runtime import champion, prediction_log
+from shared.services import Services
 from shared.serving.schemas import PredictRequest
 from shared.storage import get_store
 from tests.services import REPO, free_port, listening, require, stop_process, wait_for_port
@@ -77,19 +74,15 @@ def errors_counted() -> float:
     return CACHE.labels("prediction", "error")._value.get()
 
 
-def answer_of_another_replica(body: dict, timeout_s: float = 5.0) -> tuple[bool, dict[str, float]]:
-    """(cached, probabilities) from a second PredictService sharing Redis but not memory; the
+def answer_of_another_replica(replica: Services, body: dict, timeout_s: float = 5.0) -> tuple[bool, dict[str, float]]:
+    """(cached, probabilities) from a second process's services, sharing Redis but not memory; the
     first one writes to Redis shortly after answering, so this waits for a cached answer."""
 
     async def ask() -> tuple[bool, dict[str, float]]:
-        settings = get_settings()
-        replica = PredictService(
-            get_engine(), get_store(), get_cache(), AsyncCache(settings), champion(), prediction_log(), settings
-        )
         try:
-            answer = await replica.predict_on_loop(PredictRequest(**body))
+            answer = await replica.predictions.predict_on_loop(PredictRequest(**body))
         finally:
-            await replica.async_cache.aclose()
+            await replica.async_cache.aclose()  # its connections belong to this asyncio.run's loop
         return answer.cached, answer.probabilities.model_dump()
 
     deadline = time.monotonic() + timeout_s
@@ -102,21 +95,23 @@ def answer_of_another_replica(body: dict, timeout_s: float = 5.0) -> tuple[bool,
 
 @pytest.mark.mlflow
 @pytest.mark.slow
-def test_predict_cache_redis_failure_alias_move_and_log(served) -> None:
+def test_predict_cache_redis_failure_alias_move_and_log(served, make_services, client_for) -> None:
     from functions.predict.main import app
 
     model_name, redis_process = served
-    with TestClient(app) as client:
+    services = make_services()
+    with client_for(app, services) as client:
         first = client.post("/predict", json=BODY)
         assert first.status_code == 200, first.text
         answer = first.json()
         assert answer["model"] == {"name": model_name, "version": "1"} and answer["cached"] is False
         assert abs(sum(answer["probabilities"].values()) - 1) < 1e-9
         assert answer["features_as_of"] is not None
+        assert answer["market"] == "none"  # no odds: the no-market path served it (#18)
         again = client.post("/predict", json=BODY).json()  # from the process's memory
         assert again["cached"] is True and again["probabilities"] == answer["probabilities"]
         # another replica (an empty memory) finds the answer in Redis, written behind the response
-        assert answer_of_another_replica(BODY) == (True, answer["probabilities"])
+        assert answer_of_another_replica(make_services(), BODY) == (True, answer["probabilities"])
 
         # bad input: a clear 4xx, never a traceback
         unknown = client.post("/predict", json={**BODY, "home_team": "Manchester Utd"})
@@ -131,6 +126,7 @@ def test_predict_cache_redis_failure_alias_move_and_log(served) -> None:
         new_input = {**BODY, "odds": {"home": 2.5, "draw": 3.3, "away": 2.9}}
         down = client.post("/predict", json=new_input)
         assert down.status_code == 200 and down.json()["cached"] is False
+        assert down.json()["market"] == "pre-kickoff"
         assert errors_counted() > before
         remembered = client.post("/predict", json=BODY)
         assert remembered.status_code == 200 and remembered.json()["cached"] is True
@@ -150,26 +146,26 @@ def test_predict_cache_redis_failure_alias_move_and_log(served) -> None:
             assert time.monotonic() < deadline, "alias move not picked up"
             time.sleep(0.2)
 
-    with get_engine().connect() as connection:  # the lifespan flushed the prediction log
+    services.close()  # what the app's lifespan does at shutdown: the prediction log flushed
+    with get_engine().connect() as connection:
         logged = connection.scalar(select(func.count()).select_from(PredictionLog))
     assert logged >= 6
 
 
 @pytest.mark.mlflow
 @pytest.mark.slow
-def test_precomputed_lookup(served) -> None:
-    from functions.prediction_lookup.main import app, batch_predictions
-
-    batch_predictions.cache_clear()
+def test_precomputed_lookup(served, client_for) -> None:
     import io
     import json
 
     import pyarrow.parquet as pq
 
+    from functions.prediction_lookup.main import app
+
     store = get_store()
     key = json.loads(store.get_bytes("predictions/batch/latest.json"))["key"]
     scored = pq.read_table(io.BytesIO(store.get_bytes(key))).to_pylist()[0]
-    with TestClient(app) as client:
+    with client_for(app) as client:
         found = client.get(f"/predict/{scored['match_id']}")
         assert found.status_code == 200
         assert found.json()["probabilities"]["home"] == pytest.approx(scored["p_home"])

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from shared.clock import utcnow
 from shared.db.models import PredictionLog
 from shared.db.session import get_engine
+from shared.function_spec import FunctionSpec
 from shared.metrics import REQUESTS
 from shared.prediction_log import PredictionLogWriter
 from shared.serving.booster import NativeBooster
 from shared.web.app import create_function_app
-from shared.web.spec import FunctionSpec
 
 
 @pytest.fixture(scope="module")
@@ -131,20 +131,40 @@ def count_rows(engine) -> int:
         return connection.scalar(select(func.count()).select_from(PredictionLog))
 
 
-def test_concurrent_first_requests_share_one_service(configure) -> None:
-    """Worker threads asking for the service at once get one instance, so one log writer process
-    (without the lock in predict_service, eight threads built several)."""
+def test_concurrent_first_requests_share_one_data_plane(make_services) -> None:
+    """Worker threads asking for the data plane at once get one, so one log writer process (members
+    are built under the services' lock)."""
     from concurrent.futures import ThreadPoolExecutor
     from threading import Barrier
 
-    from shared.serving.runtime import predict_service
-
-    configure()
+    services = make_services()
     start_together = Barrier(8)
 
     def first_request(_n: int) -> int:
         start_together.wait()
-        return id(predict_service())
+        return id(services.predictions)
 
     with ThreadPoolExecutor(8) as pool:
         assert len(set(pool.map(first_request, range(8)))) == 1
+    assert services.built("prediction_log")
+
+
+def test_closed_services_release_their_members_and_refuse_new_ones(make_services) -> None:
+    from shared.services import ServicesClosed
+
+    services = make_services()
+    engine, writer = services.engine, services.prediction_log
+    assert services.engine is engine  # built once
+    services.close()
+    assert not services.built("engine") and writer._process is None  # the log writer stopped
+    with pytest.raises(ServicesClosed):
+        _ = services.store
+
+
+def test_a_shared_interpreter_keeps_the_default_collector(make_services) -> None:
+    """`t2b up` hosts every function in one interpreter: predict's GC tuning must not apply there."""
+    import gc
+
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
+    make_services().predictions.settle_heap()  # a test process shares its interpreter too
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (threshold, frozen)

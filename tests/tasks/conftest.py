@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,19 +23,8 @@ def start_function(tmp_path: Path) -> Iterator[StartFunction]:
 
     def start(package: str, env: dict[str, str]) -> str:
         port = free_port()
-        args = [
-            python_bin("functions-framework"),
-            "--source",
-            f"functions/{package}/main.py",
-            "--target",
-            "handle",
-            "--signature-type",
-            "cloudevent",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        program, *args = importlib.import_module(f"functions.{package}.main").SPEC.launch_command("127.0.0.1", port)
+        args.insert(0, python_bin(program))
         environment = {"T2B_DATA_DIR": str(tmp_path / "var"), **env}
         processes.append(start_process(args, port, tmp_path / f"{package}-{port}.log", environment))
         return f"http://127.0.0.1:{port}"

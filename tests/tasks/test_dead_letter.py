@@ -11,12 +11,14 @@ from sqlalchemy import select
 from shared.db.models import DeadLetter
 from shared.db.session import engine_for, transaction
 from shared.events.contract import make_event
+from shared.events.delivery import encode_error_data
 from shared.tasks.dead_letter import letter_from_event, store_letter
 from tests.tasks.conftest import post_event
 
+REASON = "RuntimeError: redis exploded\n  while caching «Málaga v Alavés»\n"  # multi-line, non-ASCII
 FAILURE = {
     "knativeerrorcode": "500",
-    "knativeerrordata": "RuntimeError: redis exploded",
+    "knativeerrordata": encode_error_data(REASON),  # base64, as Knative sends it
     "knativeerrordest": "cache-ops",
     "t2battempts": "4",
     "t2btrigger": "cache-ops-on-matches-ingested",
@@ -56,7 +58,7 @@ def test_dead_letters_are_stored_once_in_both_modes(pg_url, redis_url, redis_pre
 
     first, second = _letters(pg_url)
     assert (first.event_id, first.event_source, first.event_type) == (failed["id"], "/test", failed["type"])
-    assert (first.error_code, first.error_data, first.error_dest) == (500, FAILURE["knativeerrordata"], "cache-ops")
+    assert (first.error_code, first.error_data, first.error_dest) == (500, REASON, "cache-ops")
     assert (first.attempts, first.trigger) == (4, "cache-ops-on-matches-ingested")
     assert first.event["data"] == {
         "league": "E0",

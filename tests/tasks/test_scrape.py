@@ -13,7 +13,8 @@ from shared.competitions import season_of
 from shared.db.models import IngestRun, RunStatus
 from shared.db.session import engine_for, transaction
 from shared.events.contract import InvalidEvent, ScrapeRequested, make_event
-from shared.events.routing import PING_EVENT_TYPE
+from shared.events.routing import PING_EVENT_TYPE, load_routing
+from shared.scraping.leagues import mapped_codes, whoscored_ids
 from shared.tasks.scrape import scrape_request
 from tests.services import free_port
 from tests.tasks.conftest import post_event
@@ -44,25 +45,22 @@ def test_an_unreachable_browser_is_a_retryable_503_not_a_traceback(scrape) -> No
     assert "browser or site unreachable" in response.text
     assert "Traceback" not in response.text
 
-    # the daily ping stands for a scrape.requested of the current season
-    ping = CloudEvent(
-        {
-            "type": PING_EVENT_TYPE,
-            "source": "/apis/v1/namespaces/t2b/pingsources/scrape-schedule",
-            "datacontenttype": "application/json",
-            "t2beventtype": "io.time2bet.scrape.requested",
-        },
-        {"league": "E0", "source": "whoscored"},
-    )
-    response = post_event(url, ping, "structured")
+    # The daily ping (the manifest's own) stands for a scrape.requested of every configured league and
+    # the current season: with the browser away each league fails, so the event is retried.
+    [daily] = [ping for ping in load_routing().pingsources if ping.name == "scrape-schedule"]
+    response = post_event(url, daily.to_event("t2b"), "structured")
     assert response.status_code == 503
-    assert "browser or site unreachable" in response.text
+    assert "every configured league failed" in response.text and "browser or site unreachable" in response.text
 
     with transaction(engine_for(pg_url)) as session:
         runs = list(session.scalars(select(IngestRun).order_by(IngestRun.id)))
-    assert [run.status for run in runs] == [RunStatus.failed, RunStatus.failed]
+    assert [run.status for run in runs] == [RunStatus.failed] * (1 + len(mapped_codes()))
     assert runs[0].target == "region=252 tournament=2 season=2020-2021"
-    assert runs[1].target.endswith(f"season={season_of(datetime.now(UTC).date())}")
+    current = f"season={season_of(datetime.now(UTC).date())}"
+    assert [run.target for run in runs[1:]] == [
+        f"region={region} tournament={tournament} {current}"
+        for region, tournament in (whoscored_ids(code) for code in mapped_codes())
+    ]
 
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
@@ -89,7 +87,7 @@ def test_bad_scrape_requests_are_refused_with_400(scrape, mode) -> None:
 def test_the_season_defaults_to_the_current_one() -> None:
     assert season_of(datetime(2026, 6, 30, tzinfo=UTC).date()) == "2025-2026"
     assert season_of(datetime(2026, 7, 1, tzinfo=UTC).date()) == "2026-2027"
-    request = scrape_request(ScrapeRequested(league="SP1"), now=datetime(2021, 1, 5, tzinfo=UTC))
+    request = scrape_request(ScrapeRequested(league="SP1"), "SP1", now=datetime(2021, 1, 5, tzinfo=UTC))
     assert (request.region, request.tournament, request.season) == (206, 4, "2020-2021")
     with pytest.raises(InvalidEvent, match="no WhoScored mapping"):
-        scrape_request(ScrapeRequested(league="N1"))
+        scrape_request(ScrapeRequested(league="N1"), "N1")

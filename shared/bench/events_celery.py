@@ -1,0 +1,164 @@
+"""Celery beside the event path in `t2b bench events`: its own virtualenv, a worker, the same work.
+
+The virtualenv is built once from requirements/bench-celery.txt and reused while that file is
+unchanged. A .pth file puts the project and this virtualenv's packages after Celery's own, so the
+infer task runs the very same DataPlane on the same champion as the infer function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from shared.bench.environment import Fixture
+from shared.bench.events_report import EventsBenchReport, Plan, Row, running, wait_for_consumer, wait_for_count
+from shared.bench.serve import predict_bodies
+from shared.processes import REPO, launch, stop_process
+
+REQUIREMENTS = REPO / "requirements" / "bench-celery.txt"
+DEFAULT_VENV = REPO / "var" / "bench" / "celery-venv"
+APP = "shared.bench.events_celery_app"
+CELERY_QUEUE = "celery"
+BODIES = 5_000
+
+
+class CeleryUnavailable(RuntimeError):
+    pass
+
+
+def ensure_virtualenv(venv: Path, timeout_s: float = 600.0) -> Path:
+    """The virtualenv's python, installing the pinned set first when missing or out of date."""
+    python, marker = venv / "bin" / "python", venv / "requirements.sha256"
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    if not (python.exists() and marker.exists() and marker.read_text() == wanted):
+        steps = [
+            [sys.executable, "-m", "venv", "--clear", str(venv)],
+            [str(venv / "bin" / "pip"), "install", "-q", "-r", str(REQUIREMENTS)],
+        ]
+        for step in steps:
+            try:
+                subprocess.run(step, check=True, capture_output=True, text=True, timeout=timeout_s)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                output = (getattr(exc, "stderr", "") or "").strip().splitlines()
+                raise CeleryUnavailable(f"building {venv}: {output[-1] if output else exc}") from None
+        marker.write_text(wanted)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # After Celery's packages: the project, then the packages it runs on (this interpreter's).
+    (Path(site) / "t2b-project.pth").write_text(f"{REPO}\n{sysconfig.get_paths()['purelib']}\n")
+    return python
+
+
+def measure(
+    report: EventsBenchReport, amqp_url: str, plan: Plan, fixture: Fixture, root: Path, venv: Path, logs: Path
+) -> None:
+    try:
+        python = ensure_virtualenv(venv)
+    except CeleryUnavailable as exc:
+        report.celery_skipped = str(exc)
+        return
+    _, body = predict_bodies(fixture)
+    bodies = root / "celery-bodies.json"
+    bodies.write_text(json.dumps([body(20_000_000 + n) for n in range(BODIES)]))
+    done_key = f"{fixture.redis_prefix}celery-done"
+    backend = fixture.redis_url or ""
+    env = {
+        "CELERY_BROKER_URL": amqp_url,
+        "CELERY_RESULT_BACKEND": backend,
+        "T2B_BENCH_DONE_KEY": done_key,
+        "T2B_BENCH_BODIES_FILE": str(bodies),
+    }
+    counter = redis.Redis.from_url(backend)
+
+    def done() -> int:
+        return int(counter.get(done_key) or 0)
+
+    def worker(concurrency: int) -> subprocess.Popen:
+        args = [
+            str(venv / "bin" / "celery"),
+            "-A",
+            APP,
+            "worker",
+            "-c",
+            str(concurrency),
+            # Threads, not prefork: the DataPlane starts its prediction-log writer process, which
+            # prefork's daemonic children may not do (AssertionError, every infer task failed).
+            "-P",
+            "threads",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "WARNING",
+        ]
+        process = launch(args, logs / f"celery-worker-c{concurrency}.log", env)
+        try:
+            wait_for_consumer(amqp_url, CELERY_QUEUE, process, timeout=180)
+        except Exception:
+            stop_process(process)
+            raise
+        return process
+
+    def send(kind: str, count: int) -> float:
+        """Publish `count` tasks from Celery's own client; wall-clock second it began publishing."""
+        args = [str(python), "-m", APP, "send", kind, str(count)]
+        sent = subprocess.run(args, env=_with(env), cwd=REPO, check=True, capture_output=True, text=True)
+        return float(json.loads(sent.stdout.splitlines()[-1])["started"])
+
+    for parallelism in plan.parallelism:
+        with running(worker(parallelism)):
+            for kind, count, work in (
+                ("noop", plan.noop_events, "no-op task"),
+                ("infer", plan.infer_events, "infer task (result in Redis)"),
+            ):
+                warm = done() + parallelism * 2
+                send(kind, parallelism * 2)  # every child process imported and, for infer, loaded the model
+                wait_for_count(done, warm, f"Celery {kind} warm-up")
+                started = send(kind, count)
+                wait_for_count(done, warm + count, f"Celery {kind} at concurrency {parallelism}")
+                rate = count / (time.time() - started)
+                report.add(Row("celery", work, f"c={parallelism}", rate, note=f"{count:,} tasks, thread pool"))
+
+    with running(worker(_async_concurrency())):
+        for clients in plan.clients:
+            args = [str(python), "-m", APP, "round-trips", str(clients), str(plan.seconds)]
+            ran = subprocess.run(args, env=_with(env), cwd=REPO, check=True, capture_output=True, text=True)
+            figures: dict[str, Any] = json.loads(ran.stdout.splitlines()[-1])
+            report.add(
+                Row(
+                    "celery",
+                    "infer.delay().get()",
+                    f"{clients} clients",
+                    figures["count"] / figures["seconds"],
+                    figures["p50_ms"],
+                    figures["p99_ms"],
+                    note="result via the Redis backend",
+                )
+            )
+    counter.delete(done_key)
+
+
+def _with(env: dict[str, str]) -> dict[str, str]:
+    import os
+
+    return {**os.environ, **env}
+
+
+def _async_concurrency() -> int:
+    """The infer Trigger's parallelism in the manifests: the dispatcher runs the async predictions at it."""
+    from shared.events.routing import load_routing
+
+    [trigger] = [t for t in load_routing().triggers if t.subscriber_service == "infer"]
+    return trigger.parallelism

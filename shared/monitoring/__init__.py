@@ -1,0 +1,1 @@
+"""Observability as code: alert rules, scrape configs, dashboards, drift and live quality."""

@@ -1,0 +1,1 @@
+"""Running, rendering and submitting the Argo workflows of workflows/, and recording their runs."""
