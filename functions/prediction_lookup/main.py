@@ -1,10 +1,10 @@
 """GET /predict/{match_id}: the precomputed answer from the latest batch scoring."""
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, Path
 
 from shared.function_spec import FunctionSpec
 from shared.services import Services
-from shared.serving.batch_lookup import BatchPrediction, BatchPredictions, BatchUnavailable, NotInBatch
+from shared.serving.batch_lookup import BatchPrediction, BatchPredictions
 from shared.web.app import create_function_app
 from shared.web.deps import get_services
 
@@ -26,12 +26,7 @@ def batch_predictions(services: Services = Depends(get_services)) -> BatchPredic
 
 @router.get("/predict/{match_id}", response_model=BatchPrediction, responses={404: {}, 503: {}})
 def lookup(match_id: int = Path(ge=1), batch: BatchPredictions = Depends(batch_predictions)) -> BatchPrediction:
-    try:
-        return batch.get(match_id)
-    except NotInBatch as exc:
-        raise HTTPException(404, str(exc)) from None
-    except BatchUnavailable as exc:
-        raise HTTPException(503, str(exc), headers={"Retry-After": "60"}) from None
+    return batch.get(match_id)
 
 
 app = create_function_app(SPEC, [router])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from shared.function_spec import FunctionSpec
 from shared.queries.api import error_responses, league_code, season_code
-from shared.queries.standings import NotFound, StandingsResponse, league_tables
+from shared.queries.standings import StandingsResponse, league_tables
 from shared.web.app import create_function_app
 from shared.web.deps import db_session
 
@@ -34,10 +34,7 @@ def get_stats(
     form: int = Query(default=5, ge=1, le=38, description="how many recent results the form string shows"),
     session: Session = Depends(db_session),
 ) -> StandingsResponse:
-    try:
-        return league_tables(session, league, season, form)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return league_tables(session, league, season, form)
 
 
 app = create_function_app(SPEC, [router])

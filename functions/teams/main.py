@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from shared.function_spec import FunctionSpec
 from shared.queries.api import error_responses, league_code, season_code
-from shared.queries.standings import NotFound
 from shared.queries.teams import TeamsResponse, league_teams
 from shared.web.app import create_function_app
 from shared.web.deps import db_session
@@ -35,10 +34,7 @@ def get_teams(
     q: str | None = Query(default=None, max_length=64, description="case-insensitive part of the name"),
     session: Session = Depends(db_session),
 ) -> TeamsResponse:
-    try:
-        return league_teams(session, league, season, q)
-    except NotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return league_teams(session, league, season, q)
 
 
 app = create_function_app(SPEC, [router])

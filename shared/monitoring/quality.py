@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, exists, insert, or_, select
+from sqlalchemy import Engine, and_, exists, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -92,44 +92,46 @@ _PENDING_COLUMNS = (
 def _unsettled(session: Session, match_ids: Collection[int] | None) -> list[_Pending]:
     """Pre-kickoff predictions of finished matches (of `match_ids`, or all) no settlement covers yet.
 
-    Columns, not ORM rows: the logged features are not needed. Both kick-off columns hold UTC in one
-    format on every backend, so `served_at < kick-off` is compared in SQL; the tolerance of a
-    prediction named by teams in Python (SQLite has no interval arithmetic).
+    Columns, not ORM rows: the logged features are not needed. Predictions naming a match id and those
+    naming teams are joined in two queries, each on an index (one join with OR scans the log once per
+    match). Both kick-off columns hold UTC in one format on every backend, so `served_at < kick-off` is
+    compared in SQL; the tolerance of a prediction named by teams in Python (SQLite has no interval
+    arithmetic).
     """
-    same_match = or_(
-        PredictionLog.match_id == Match.id,
-        and_(
-            PredictionLog.match_id.is_(None),
-            PredictionLog.home_team_id == Match.home_team_id,
-            PredictionLog.away_team_id == Match.away_team_id,
-        ),
+    by_id = PredictionLog.match_id == Match.id
+    by_teams = and_(
+        PredictionLog.match_id.is_(None),
+        PredictionLog.home_team_id == Match.home_team_id,
+        PredictionLog.away_team_id == Match.away_team_id,
     )
     settled = exists().where(
         PredictionSettlement.model_name == PredictionLog.model_name,
         PredictionSettlement.model_version == PredictionLog.model_version,
         PredictionSettlement.match_id == Match.id,
     )
-    query = (
-        select(*_PENDING_COLUMNS)
-        .join(Match, same_match)
-        .where(
-            Match.status == MatchStatus.finished,
-            Match.ft_home_goals.is_not(None),
-            Match.ft_away_goals.is_not(None),
-            PredictionLog.served_at < Match.kickoff_utc,
-            ~settled,
+    pending = []
+    for same_match in (by_id, by_teams):
+        query = (
+            select(*_PENDING_COLUMNS)
+            .join(Match, same_match)
+            .where(
+                Match.status == MatchStatus.finished,
+                Match.ft_home_goals.is_not(None),
+                Match.ft_away_goals.is_not(None),
+                PredictionLog.served_at < Match.kickoff_utc,
+                ~settled,
+            )
         )
-    )
-    if match_ids is not None:
-        query = query.where(Match.id.in_(match_ids))
-    return [
-        _Pending(
-            prediction_id, served_at, name, version, (p_home, p_draw, p_away), match_id, kickoff, outcome_of(home, away)
-        )
-        for (prediction_id, served_at, name, version, p_home, p_draw, p_away, logged_match_id, logged_kickoff,
-             match_id, kickoff, home, away) in session.execute(query)
-        if logged_match_id is not None or abs(logged_kickoff - kickoff) <= KICKOFF_TOLERANCE
-    ]  # fmt: skip
+        if match_ids is not None:
+            query = query.where(Match.id.in_(match_ids))
+        pending += [
+            _Pending(prediction_id, served_at, name, version, (p_home, p_draw, p_away), match_id, kickoff,
+                     outcome_of(home, away))
+            for (prediction_id, served_at, name, version, p_home, p_draw, p_away, logged_match_id, logged_kickoff,
+                 match_id, kickoff, home, away) in session.execute(query)
+            if logged_match_id is not None or abs(logged_kickoff - kickoff) <= KICKOFF_TOLERANCE
+        ]  # fmt: skip
+    return pending
 
 
 def _last_before_kickoff(rows: Iterable[_Pending]) -> list[_Pending]:

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
+from shared.errors import InvalidInput
 from shared.serving.batch_lookup import LATEST_POINTER, BatchUnavailable
 from shared.serving.schemas import ModelRef, Probabilities
 from shared.storage import ObjectNotFound, ObjectStore
@@ -92,7 +93,7 @@ def fixtures(
 ) -> FixturesResponse:
     """Batch predictions of `league` kicking off on `date_from` .. `date_to` (UTC days, both included)."""
     if date_from is not None and date_to is not None and date_from > date_to:
-        raise ValueError(f"date_from {date_from} is after date_to {date_to}")
+        raise InvalidInput(f"date_from {date_from} is after date_to {date_to}")
     key, table = batch.current()
     kickoff = table["kickoff_utc"]
     keep = pc.equal(table["league"], league) if league is not None else None

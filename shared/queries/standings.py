@@ -14,13 +14,14 @@ from sqlalchemy import ColumnElement, ColumnExpressionArgument, Select, Subquery
 from sqlalchemy.orm import Session, aliased
 
 from shared.db.models import Competition, Match, MatchStatus, Season, Team
+from shared.errors import NotFound
 
 POINTS_FOR_WIN = 3
 POINTS_FOR_DRAW = 1
 
 
-class NotFound(LookupError):
-    """The filters name data the store does not hold; the message says what it does hold."""
+class NoSuchSeason(NotFound):
+    """The filters name data the store does not hold (404); the message says what it does hold."""
 
 
 class StandingRow(BaseModel):
@@ -95,7 +96,7 @@ def _select_seasons(session: Session, league: str | None, season: str | None) ->
         query = query.where(Season.start_year == latest.scalar_subquery())
     rows = session.execute(query.order_by(Competition.code, Season.start_year)).all()
     if not rows and (league is not None or season is not None):
-        raise NotFound(_missing_message(session, league, season))
+        raise NoSuchSeason(_missing_message(session, league, season))
     return [SelectedSeason(*row) for row in rows]
 
 

@@ -11,10 +11,12 @@ from datetime import datetime
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
+from shared.errors import NotFound, Unavailable
 from shared.serving.schemas import ModelRef, Probabilities
 from shared.storage import ObjectNotFound, ObjectStore
 
 LATEST_POINTER = "predictions/batch/latest.json"
+BATCH_RETRY_AFTER_SECONDS = 60  # scoring runs hourly on match days; a minute is a fair first wait
 
 
 class BatchPrediction(BaseModel):
@@ -29,12 +31,15 @@ class BatchPrediction(BaseModel):
     batch_key: str
 
 
-class NotInBatch(LookupError):
-    pass
+class NotInBatch(NotFound):
+    """The match is not in the latest batch (not scheduled when it was scored): 404."""
 
 
-class BatchUnavailable(RuntimeError):
-    pass
+class BatchUnavailable(Unavailable):
+    """No batch has been scored yet, or its file cannot be read: 503, try again after the next scoring."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after_seconds=BATCH_RETRY_AFTER_SECONDS)
 
 
 class BatchPredictions:
