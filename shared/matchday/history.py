@@ -57,7 +57,7 @@ LIVE_SCHEMA = pa.schema(
         ("change", pa.string()),
     ]
 )
-_PLAYER = pa.struct([("player_id", pa.int64()), ("name", pa.string())])
+_PLAYER = pa.struct([("player_id", pa.int64()), ("name", pa.string()), ("position", pa.string())])
 _MISSING = pa.struct(
     [
         ("player_id", pa.int64()),

@@ -436,18 +436,26 @@ def _predicted(value: JsValue, name: str) -> list[PredictedPlayer]:
 
 
 def _predicted_side(document: html.HtmlElement, side: str) -> tuple[str | None, list[LineupPlayer]]:
-    """Formation and XI of one side of `#preview-lineups` (NOTES §3.5): a `.home`/`.away` block with a
-    `.formation-label` and the players drawn on the pitch as links to `/players/{id}/…`."""
-    blocks = document.xpath(f"//*[@id='preview-lineups']//*[{_has_class(side)}]")
-    if not blocks:
-        return None, []
-    formation = blocks[0].xpath(f"string(.//*[{_has_class('formation-label')}])").strip()
-    names: dict[int, str] = {}  # in pitch order; a player's photo and name may both link to him
-    for link in blocks[0].xpath(".//a[contains(@href, '/players/')]"):
-        player_id = url_id(link.get("href", ""), "players")
-        if player_id is not None and not names.get(player_id):
-            names[player_id] = link.text_content().strip()
-    return formation or None, [LineupPlayer(player_id=pid, name=name) for pid, name in names.items()]
+    """Formation and predicted XI of one side of `#preview-lineups` (NOTES §3.5; checked against a saved
+    real page, tests/scraping/samples): the formation in `.pitch-formation-header .{side}`, the XI as
+    `ul.player` items of `.pitch .{side}`, each with `data-playerid` and a title "Full Name(POS)" (the
+    link shows the surname only)."""
+    lineups = "//*[@id='preview-lineups']"
+    formation = document.xpath(
+        f"string({lineups}//*[{_has_class('pitch-formation-header')}]/*[{_has_class(side)}]"
+        f"//*[{_has_class('formation-label')}])"
+    ).strip()
+    players = []
+    for item in document.xpath(f"{lineups}//*[{_has_class('pitch')}]/*[{_has_class(side)}]/*[{_has_class('player')}]"):
+        link = item.xpath(f".//a[{_has_class('player-link')}]")
+        data_id = item.get("data-playerid", "")
+        player_id = int(data_id) if data_id.isdigit() else url_id(link[0].get("href", ""), "players") if link else None
+        title = re.fullmatch(r"\s*(.*?)\s*\(([A-Za-z]+)\)\s*", item.get("title", ""))
+        name = title.group(1) if title else (link[0].text_content().strip() if link else "")
+        if player_id is None or not name:
+            raise PageShapeError("preview", f"#preview-lineups .pitch .{side} .player")
+        players.append(LineupPlayer(player_id=player_id, name=name, position=title.group(2) if title else None))
+    return formation or None, players
 
 
 def _has_class(name: str) -> str:

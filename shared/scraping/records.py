@@ -266,6 +266,7 @@ class LineupPlayer(Record):
 
     player_id: int
     name: str
+    position: str | None = None  # WhoScored's slot code: GK, DL, DC, DMC, MR, AMC, FW, ...
 
 
 class MissingPlayer(Record):

@@ -96,8 +96,10 @@ def preview_page(version: int) -> str:
     """Version 1 is the page as saved; version 2 has Son dropped for Lucas Moura and a third home absentee."""
     if version == 1:
         return PREVIEW_PAGE
-    changed = PREVIEW_PAGE.replace("/players/91924/show/x", "/players/101404/show/x").replace(
-        "Son Heung-Min", "Lucas Moura"
+    changed = (
+        PREVIEW_PAGE.replace("/players/91924/show/x", "/players/101404/show/x")
+        .replace('data-playerid="91924"', 'data-playerid="101404"')
+        .replace("Son Heung-Min", "Lucas Moura")
     )
     return changed.replace(
         "</tbody></table>\n  </div>\n  <div>",

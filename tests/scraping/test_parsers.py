@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -158,7 +159,11 @@ def test_preview() -> None:
     # The XI comes from the pitch block, not from `matchprediction`'s squad list sorted by rating.
     assert (preview.home_formation, preview.away_formation) == ("4-2-3-1", "4-4-2")
     assert (len(preview.home_lineup), len(preview.away_lineup)) == (11, 11)
-    assert (preview.home_lineup[0].player_id, preview.home_lineup[0].name) == (78498, "Hugo Lloris")
+    assert (preview.home_lineup[0].player_id, preview.home_lineup[0].name, preview.home_lineup[0].position) == (
+        78498,
+        "Hugo Lloris",
+        "GK",
+    )
     assert preview.away_lineup[-1].name == "Che Adams"
     assert [p.name for p in preview.home_squad] == ["Hugo Lloris", "Harry Kane"]
     assert preview.away_squad[1].name == "Theo O'Connor" and preview.away_squad[1].rating is None
@@ -167,6 +172,32 @@ def test_preview() -> None:
         (300713, "injured doubtful", "Doubtful", None),
     ]
     assert [p.name for p in preview.away_missing] == ["Oriol Romeu"]
+
+
+def test_real_preview_reads_the_predicted_xi_not_the_squad(samples: Path) -> None:
+    """Burnley v Manchester United, 2021-01-12, as WhoScored served it: the pitch block's XI with full
+    names and slots, while `matchprediction` lists 31 and 35 squad players sorted by rating."""
+    preview = parse_preview(gzip.decompress((samples / "preview_1485184.html.gz").read_bytes()).decode())
+    assert (preview.match_id, preview.venue) == (1485184, "Turf Moor")
+    assert (preview.home_formation, preview.away_formation) == ("4-4-2", "4-2-3-1")
+    assert (len(preview.home_squad), len(preview.away_squad)) == (31, 35)
+    assert (len(preview.home_lineup), len(preview.away_lineup)) == (11, 11)
+    assert [(p.player_id, p.name, p.position) for p in preview.home_lineup[:2]] == [
+        (105720, "Nick Pope", "GK"),
+        (24148, "Erik Pieters", "DL"),
+    ]
+    assert [p.position for p in preview.home_lineup].count("GK") == 1
+    assert preview.away_lineup[-1].name == "Edinson Cavani"
+    assert len({p.player_id for p in preview.away_lineup}) == 11
+    assert [p.name for p in preview.home_missing][:2] == ["Jimmy Dunne", "Jay Rodriguez"]
+    assert "Paul Pogba" in [p.name for p in preview.away_missing]
+
+
+def test_preview_player_without_an_id_is_a_shape_error() -> None:
+    page = (PAGES / "preview.html").read_text().replace('data-playerid="78498"', "", 1)
+    page = page.replace('href="/players/78498/show/x"', 'href="/players/x"', 1)
+    with pytest.raises(PageShapeError, match=r"#preview-lineups .pitch .home .player"):
+        parse_preview(page)
 
 
 def test_feed_missing_a_match_field_names_it() -> None:
