@@ -13,7 +13,7 @@ local store) goes through `MlflowClient`.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse, urlsplit
+from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
 from shared.config import get_settings
 from shared.errors import Unavailable
@@ -84,8 +84,13 @@ def _rest_options() -> dict[str, object]:
 def _over_rest(tracking_uri: str, path: str, params: dict[str, str]) -> VersionRef:
     import httpx
 
+    url, options = _without_user_info(tracking_uri), _rest_options()
+    parts = urlsplit(tracking_uri)
+    if parts.username is not None and "auth" not in options and "headers" not in options:
+        # as credentials, never in the URL: httpx logs every request's URL at INFO
+        options["auth"] = (unquote(parts.username), unquote(parts.password or ""))
     try:
-        response = httpx.get(tracking_uri.rstrip("/") + path, params=params, timeout=TIMEOUT_S, **_rest_options())  # type: ignore[arg-type]
+        response = httpx.get(url.rstrip("/") + path, params=params, timeout=TIMEOUT_S, **options)  # type: ignore[arg-type]
     except httpx.HTTPError as exc:
         raise _unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
     if response.status_code == 200:
@@ -100,6 +105,17 @@ def _over_rest(tracking_uri: str, path: str, params: dict[str, str]) -> VersionR
     if code in MISSING_CODES:
         raise AliasUnresolved(code)
     raise _unreachable(tracking_uri, f"answered {response.status_code} {code}".rstrip())
+
+
+def _without_user_info(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.username is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _with_client(tracking_uri: str, read: Any) -> VersionRef:

@@ -8,6 +8,7 @@ session's is never touched."""
 from __future__ import annotations
 
 import importlib
+import logging
 import uuid
 
 import pytest
@@ -35,6 +36,10 @@ def test_a_loaded_model_serves_through_an_mlflow_outage_and_the_alias_is_followe
     configure(MLFLOW_TRACKING_URI=tracking_uri, T2B_MODEL_NAME=f"outcome-{uuid.uuid4().hex[:8]}")
     name = train_champion()
     configure(MODEL_REFRESH_INTERVAL="0")
+    # from here on the functions' logs at INFO, whatever an earlier test left configured: httpx logs the
+    # URL of every request it sends at INFO (training's own MLflow output is not the functions' to police)
+    caplog.clear()
+    caplog.set_level(logging.INFO)
     clients = {
         function: client_for(importlib.import_module(f"functions.{function}.main").app, raise_server_exceptions=False)
         for function in FUNCTIONS
