@@ -82,12 +82,16 @@ class LinearBaseline:
 def base_margin(
     matrix: np.ndarray, feature_names: Sequence[str], baseline: LinearBaseline, use_market: bool
 ) -> np.ndarray:
-    """Log-probabilities the trees start from: the market where priced, else the baseline."""
-    margin = baseline.log_proba(matrix, feature_names)
-    if use_market:
-        market = matrix[:, [list(feature_names).index(c) for c in MARKET_COLUMNS[:3]]]
-        priced = priced_rows(matrix, feature_names)
-        margin[priced] = np.log(np.clip(market[priced], 1e-6, 1.0))
+    """Log-probabilities the trees start from: the market where priced, else the baseline (computed
+    for the unpriced rows only: a served request is one row, and usually priced)."""
+    if not use_market:
+        return baseline.log_proba(matrix, feature_names)
+    market = matrix[:, [list(feature_names).index(c) for c in MARKET_COLUMNS[:3]]]
+    priced = ~np.isnan(market).any(axis=1)
+    margin = np.empty((len(matrix), 3))
+    margin[priced] = np.log(np.clip(market[priced], 1e-6, 1.0))
+    if not priced.all():
+        margin[~priced] = baseline.log_proba(matrix[~priced], feature_names)
     return margin
 
 
@@ -116,9 +120,10 @@ class Predictor:
     tree_weight: float = 1.0
 
     def _own_scores(self, matrix: np.ndarray) -> np.ndarray:
-        return self.tree_weight * self.booster.predict(matrix, raw_score=True) + base_margin(
-            matrix, self.feature_names, self.baseline, self.use_market_margin
-        )
+        margin = base_margin(matrix, self.feature_names, self.baseline, self.use_market_margin)
+        if self.tree_weight == 0.0:  # the trees' correction was shrunk away: the forecast is the margin
+            return margin
+        return self.tree_weight * self.booster.predict(matrix, raw_score=True) + margin
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities of home win, draw, away win for rows in `feature_names` order."""

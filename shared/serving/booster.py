@@ -9,7 +9,10 @@ for bit.
 
 Only what serving needs: load from a model string, raw scores of a dense float64 matrix.
 Predictions run with `num_threads=1`: for the one-row requests of an online function, LightGBM's
-OpenMP pool costs more than it saves and adds tail latency on small CPUs.
+OpenMP pool costs more than it saves and adds tail latency on small CPUs. A single row of raw scores
+goes through LightGBM's fast single-row API (`LGBM_BoosterPredictForMatSingleRowFast`): the
+prediction config is parsed once per booster instead of on every call, which was most of a one-row
+prediction's cost. Other rows and output types take `LGBM_BoosterPredictForMat`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import sys
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -79,6 +83,9 @@ class NativeBooster:
         self.num_classes = classes.value
         self.num_features = features.value
         self._model_str = model_str
+        self._fast_config = ctypes.c_void_p()
+        # one FastConfig holds one row's buffers: calls from several threads take turns
+        self._fast_lock = threading.Lock()
 
     def model_to_string(self) -> str:
         return self._model_str
@@ -92,6 +99,8 @@ class NativeBooster:
         rows, columns = data.shape
         if columns != self.num_features:
             raise ValueError(f"the model expects {self.num_features} features, the matrix has {columns}")
+        if rows == 1 and raw_score:
+            return self._raw_scores_of_one_row(data)
         out = np.empty(rows * self.num_classes, dtype=np.float64)
         written = ctypes.c_int64(0)
         _check(
@@ -114,7 +123,40 @@ class NativeBooster:
             raise BoosterError(f"LightGBM wrote {written.value} scores, expected {out.size}")
         return out.reshape(rows, self.num_classes) if self.num_classes > 1 else out
 
+    def _raw_scores_of_one_row(self, data: np.ndarray) -> np.ndarray:
+        out = np.empty(self.num_classes, dtype=np.float64)
+        written = ctypes.c_int64(0)
+        with self._fast_lock:
+            if not self._fast_config.value:
+                _check(
+                    self._lib.LGBM_BoosterPredictForMatSingleRowFastInit(
+                        self._handle,
+                        ctypes.c_int(C_API_PREDICT_RAW_SCORE),
+                        ctypes.c_int(0),  # start iteration
+                        ctypes.c_int(-1),  # every iteration, as predict()
+                        ctypes.c_int(C_API_DTYPE_FLOAT64),
+                        ctypes.c_int32(self.num_features),
+                        ctypes.c_char_p(PREDICT_PARAMETERS),
+                        ctypes.byref(self._fast_config),
+                    )
+                )
+            _check(
+                self._lib.LGBM_BoosterPredictForMatSingleRowFast(
+                    self._fast_config,
+                    data.ctypes.data_as(ctypes.c_void_p),
+                    ctypes.byref(written),
+                    out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+                )
+            )
+        if written.value != out.size:
+            raise BoosterError(f"LightGBM wrote {written.value} scores, expected {out.size}")
+        return out.reshape(1, self.num_classes) if self.num_classes > 1 else out
+
     def __del__(self) -> None:
+        fast_config = getattr(self, "_fast_config", None)
+        if fast_config is not None and fast_config.value:
+            self._lib.LGBM_FastConfigFree(fast_config)
+            self._fast_config = ctypes.c_void_p()
         handle = getattr(self, "_handle", None)
         if handle is not None and handle.value:
             self._lib.LGBM_BoosterFree(handle)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import lightgbm as lgb
 import numpy as np
@@ -43,6 +44,25 @@ def test_native_booster_scores_exactly_as_lightgbm(booster: lgb.Booster) -> None
     np.testing.assert_array_equal(native.predict(one, raw_score=True), booster.predict(one, raw_score=True))
     with pytest.raises(ValueError, match="expects 6 features"):
         native.predict(matrix[:, :5])
+
+
+def test_single_row_fast_path_scores_every_row_as_the_matrix_call(booster: lgb.Booster) -> None:
+    """One-row raw scores come from LightGBM's fast single-row API: row by row, from several threads
+    at once, they equal the whole-matrix call (and lightgbm's own), bit for bit."""
+    native = NativeBooster(booster.model_to_string())
+    rng = np.random.default_rng(11)
+    matrix = rng.normal(size=(400, 6))
+    matrix[rng.random(matrix.shape) < 0.15] = np.nan
+    whole = native.predict(matrix, raw_score=True)
+    np.testing.assert_array_equal(whole, booster.predict(matrix, raw_score=True))
+
+    def row_by_row(rows: range) -> np.ndarray:
+        return np.vstack([native.predict(matrix[i : i + 1], raw_score=True) for i in rows])
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parts = list(pool.map(row_by_row, [range(start, 400, 4) for start in range(4)]))
+    for start, part in enumerate(parts):
+        np.testing.assert_array_equal(part, whole[start::4])
 
 
 def requests_counted(function: str, route: str, status: str) -> float:
