@@ -87,7 +87,7 @@ def base_margin(
     if not use_market:
         return baseline.log_proba(matrix, feature_names)
     market = matrix[:, [list(feature_names).index(c) for c in MARKET_COLUMNS[:3]]]
-    priced = ~np.isnan(market).any(axis=1)
+    priced = priced_rows(matrix, feature_names)
     margin = np.empty((len(matrix), 3))
     margin[priced] = np.log(np.clip(market[priced], 1e-6, 1.0))
     if not priced.all():

@@ -66,14 +66,18 @@ def is_server(tracking_uri: str) -> bool:
     return urlparse(tracking_uri).scheme.lower() in ("http", "https")
 
 
-def _rest_options() -> dict[str, object]:
-    """The credentials and TLS settings MlflowClient would use, from the settings object."""
+def _rest_options(tracking_uri: str) -> dict[str, object]:
+    """The credentials and TLS settings MlflowClient would use: from the settings object, else from the
+    URI's user info (sent as credentials, never in the URL: httpx logs every request's URL at INFO)."""
     settings = get_settings()
     options: dict[str, object] = {}
+    user_info = urlsplit(tracking_uri)
     if settings.mlflow_tracking_token:
         options["headers"] = {"Authorization": f"Bearer {settings.mlflow_tracking_token.get_secret_value()}"}
     elif settings.mlflow_tracking_username and settings.mlflow_tracking_password:
         options["auth"] = (settings.mlflow_tracking_username, settings.mlflow_tracking_password.get_secret_value())
+    elif user_info.username is not None:
+        options["auth"] = (unquote(user_info.username), unquote(user_info.password or ""))
     if settings.mlflow_tracking_insecure_tls:
         options["verify"] = False
     elif settings.mlflow_tracking_server_cert_path:
@@ -84,13 +88,9 @@ def _rest_options() -> dict[str, object]:
 def _over_rest(tracking_uri: str, path: str, params: dict[str, str]) -> VersionRef:
     import httpx
 
-    url, options = _without_user_info(tracking_uri), _rest_options()
-    parts = urlsplit(tracking_uri)
-    if parts.username is not None and "auth" not in options and "headers" not in options:
-        # as credentials, never in the URL: httpx logs every request's URL at INFO
-        options["auth"] = (unquote(parts.username), unquote(parts.password or ""))
+    url = _without_user_info(tracking_uri).rstrip("/") + path
     try:
-        response = httpx.get(url.rstrip("/") + path, params=params, timeout=TIMEOUT_S, **options)  # type: ignore[arg-type]
+        response = httpx.get(url, params=params, timeout=TIMEOUT_S, **_rest_options(tracking_uri))  # type: ignore[arg-type]
     except httpx.HTTPError as exc:
         raise _unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
     if response.status_code == 200:
