@@ -11,17 +11,26 @@ def _one_hot(outcomes: np.ndarray) -> np.ndarray:
     return np.eye(3)[np.asarray(outcomes, dtype=int)]
 
 
-def ranked_probability_score(probabilities: np.ndarray, outcomes: np.ndarray) -> float:
-    """Mean RPS with the outcomes ordered H > D > A (Constantinou & Fenton 2012): half the summed
+def ranked_probability_scores(probabilities: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """Per-match RPS with the outcomes ordered H > D > A (Constantinou & Fenton 2012): half the summed
     squared differences of the cumulative forecast and outcome over the first two categories."""
     cumulative_forecast = np.cumsum(probabilities, axis=1)[:, :2]
     cumulative_outcome = np.cumsum(_one_hot(outcomes), axis=1)[:, :2]
-    return float(np.mean(np.sum((cumulative_forecast - cumulative_outcome) ** 2, axis=1) / 2.0))
+    return np.sum((cumulative_forecast - cumulative_outcome) ** 2, axis=1) / 2.0
+
+
+def ranked_probability_score(probabilities: np.ndarray, outcomes: np.ndarray) -> float:
+    return float(np.mean(ranked_probability_scores(probabilities, outcomes)))
+
+
+def log_losses(probabilities: np.ndarray, outcomes: np.ndarray) -> np.ndarray:
+    """Per-match log loss."""
+    chosen = probabilities[np.arange(len(outcomes)), np.asarray(outcomes, dtype=int)]
+    return -np.log(np.clip(chosen, EPSILON, 1.0))
 
 
 def log_loss(probabilities: np.ndarray, outcomes: np.ndarray) -> float:
-    chosen = probabilities[np.arange(len(outcomes)), np.asarray(outcomes, dtype=int)]
-    return float(-np.mean(np.log(np.clip(chosen, EPSILON, 1.0))))
+    return float(np.mean(log_losses(probabilities, outcomes)))
 
 
 def brier_score(probabilities: np.ndarray, outcomes: np.ndarray) -> float:

@@ -3,7 +3,9 @@
 The last `validation_seasons` of the training range are the validation slice: early stopping
 picks the number of trees there and a single temperature is fitted there (one parameter cannot
 overfit a season of ~1,700 matches; isotonic per class could, and breaks the probabilities'
-sum). The temperature is kept only if it lowers the validation log loss. The final trees are
+sum). The market path must not fall behind the pre-kickoff market it boosts from, so it keeps a
+share of its trees and a temperature only when the validation shows them significantly better;
+the no-market path keeps a temperature that lowers the validation log loss. The final trees are
 then refitted on the whole range with the chosen size, so the latest season informs the model.
 """
 
@@ -18,11 +20,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 
 from shared.features.compute import FEATURE_NAMES
-from shared.ml.metrics import log_loss, score_all
+from shared.ml.metrics import log_losses, ranked_probability_scores, score_all
 from shared.ml.predictor import (
     ELO_COLUMN,
     NO_MARKET_BASELINE_COLUMNS,
@@ -57,9 +58,9 @@ class TrainParams:
     use_market_margin: bool = True
     refit_on_all: bool = True
     season_decay: float = 0.8  # weight of a row = season_decay ** (seasons before the last training one)
-    # The market path keeps the share of its trees' correction whose validation log loss, plus this many
-    # standard errors of its per-match gain over the bare market, is lowest (0: the plain minimum).
-    market_tree_weight_se: float = 1.0
+    # The market path keeps a correction to the pre-kickoff market (a share of its trees, a temperature)
+    # only when its validation gain on log loss and RPS exceeds this many standard errors.
+    market_correction_se: float = 2.0
     num_threads: int = 2
     seed: int = 7
 
@@ -164,30 +165,44 @@ def fit_baseline(frame: pd.DataFrame, columns: tuple[str, ...]) -> LinearBaselin
     )
 
 
-def fit_temperature(raw_scores: np.ndarray, outcomes: np.ndarray) -> float:
-    result = minimize_scalar(lambda t: log_loss(softmax(raw_scores / t), outcomes), bounds=(0.5, 2.0), method="bounded")
-    return float(result.x)
+def pessimistic_choice(
+    candidates: np.ndarray, neutral: float, scores_of: Callable[[float], np.ndarray], outcomes: np.ndarray, se: float
+) -> float:
+    """The candidate c whose forecast softmax(scores_of(c)) minimises the mean per-match log-loss
+    change against the neutral forecast softmax(scores_of(neutral)) plus `se` standard errors of
+    that change, among the candidates whose per-match RPS change plus `se` standard errors is not
+    above zero either (validation seasons). The neutral candidate scores exactly 0 on both, so
+    another is chosen only when it is better on both scoring rules by more than `se` standard
+    errors. Ties go to the candidate nearest `neutral`."""
+    reference = softmax(scores_of(neutral))
+    reference_ll, reference_rps = log_losses(reference, outcomes), ranked_probability_scores(reference, outcomes)
+
+    def pessimistic(change: np.ndarray) -> float:
+        return float(change.mean() + se * change.std(ddof=1) / np.sqrt(len(change)))
+
+    def criterion(candidate: float) -> tuple[float, float]:
+        forecast = softmax(scores_of(candidate))
+        log_loss_change = pessimistic(log_losses(forecast, outcomes) - reference_ll)
+        rps_change = pessimistic(ranked_probability_scores(forecast, outcomes) - reference_rps)
+        return (log_loss_change if rps_change <= 0.0 else np.inf), abs(candidate - neutral)
+
+    return float(min(candidates, key=criterion))
 
 
 TREE_WEIGHTS = np.linspace(0.0, 1.0, 21)
+TEMPERATURES = np.round(np.arange(0.5, 2.0001, 0.01), 2)
 
 
 def market_tree_weight(tree_scores: np.ndarray, margin: np.ndarray, outcomes: np.ndarray, se: float) -> float:
-    """How much of the trees' correction to the market to keep: the weight w of
-    softmax(margin + w * trees) minimising the mean per-match log-loss change against the bare
-    market plus `se` standard errors of it, on the validation seasons.
+    """The share w of the trees' correction kept, softmax(margin + w * trees): `pessimistic_choice`
+    with neutral w = 0, the bare market."""
+    return pessimistic_choice(TREE_WEIGHTS, 0.0, lambda weight: margin + weight * tree_scores, outcomes, se)
 
-    On every fold the trees' validation gain over the pre-kickoff market was within about one
-    standard error of zero, and in 2020-21 (empty stadiums) the full correction lost to the
-    market; a pessimistic choice shrinks an unproven correction toward the market."""
-    rows = np.arange(len(outcomes))
-    market_loss = -np.log(np.clip(softmax(margin)[rows, outcomes], 1e-15, 1.0))
 
-    def criterion(weight: float) -> float:
-        change = -np.log(np.clip(softmax(margin + weight * tree_scores)[rows, outcomes], 1e-15, 1.0)) - market_loss
-        return float(change.mean() + se * change.std(ddof=1) / np.sqrt(len(change)))
-
-    return float(min(TREE_WEIGHTS, key=criterion))
+def fit_temperature(raw_scores: np.ndarray, outcomes: np.ndarray, se: float = 0.0) -> float:
+    """The temperature t of softmax(raw / t): `pessimistic_choice` with neutral t = 1 (se = 0: the
+    plain log-loss minimum among those not worse on RPS)."""
+    return pessimistic_choice(TEMPERATURES, 1.0, lambda temperature: raw_scores / temperature, outcomes, se)
 
 
 def season_weights(seasons: pd.Series, all_seasons: list[str], decay: float) -> np.ndarray | None:
@@ -276,12 +291,18 @@ def fit_path(
     )
     best_iteration = max(booster.best_iteration, 1)
     val_trees = booster.predict(val_x, raw_score=True, num_iteration=best_iteration)
-    tree_weight = market_tree_weight(val_trees, val_margin, val_y, params.market_tree_weight_se) if use_market else 1.0
-    val_raw = tree_weight * val_trees + val_margin
+    if use_market:
+        # Its base margin is the benchmark it must not fall behind, so each correction (trees, then
+        # temperature) is kept only as far as the validation shows it significantly better.
+        tree_weight = market_tree_weight(val_trees, val_margin, val_y, params.market_correction_se)
+        val_raw = tree_weight * val_trees + val_margin
+        temperature = fit_temperature(val_raw, val_y, params.market_correction_se)
+    else:
+        tree_weight, val_raw = 1.0, val_trees + val_margin
+        temperature = fit_temperature(val_raw, val_y)
     uncalibrated = score_all(softmax(val_raw), val_y)
-    temperature = fit_temperature(val_raw, val_y)
     calibrated = score_all(softmax(val_raw / temperature), val_y)
-    if calibrated["log_loss"] >= uncalibrated["log_loss"] - 1e-4:
+    if not use_market and calibrated["log_loss"] >= uncalibrated["log_loss"] - 1e-4:
         temperature, calibrated = 1.0, uncalibrated
     notify(f"{label} path: {best_iteration} trees per class, weight {tree_weight:.2f}, temperature {temperature:.3f}")
     if params.refit_on_all:

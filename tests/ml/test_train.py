@@ -8,8 +8,17 @@ import pytest
 
 from shared.features.offline import build_feature_table
 from shared.features.params import FeatureParams
+from shared.ml.metrics import log_losses, ranked_probability_scores
 from shared.ml.predictor import MARKET_COLUMNS, NO_MARKET, PRE_KICKOFF, Predictor, softmax, without_market
-from shared.ml.train import TrainingError, TrainParams, market_tree_weight, season_weights, train_model
+from shared.ml.train import (
+    TREE_WEIGHTS,
+    TrainingError,
+    TrainParams,
+    fit_temperature,
+    market_tree_weight,
+    season_weights,
+    train_model,
+)
 from shared.serving.booster import NativeBooster
 
 SEASONS = ["2018-2019", "2019-2020", "2020-2021"]
@@ -59,6 +68,55 @@ def test_more_standard_errors_never_keep_more_of_the_correction() -> None:
     margin, outcomes = _market_and_outcomes(correction, rows=3_000)
     weights = [market_tree_weight(correction, margin, outcomes, se=se) for se in (0.0, 1.0, 2.0, 4.0)]
     assert weights == sorted(weights, reverse=True)
+
+
+def test_a_correction_worse_on_rps_is_dropped_even_where_log_loss_alone_would_keep_it() -> None:
+    """The market misses a few away wins it prices at 0.1 % (log loss pays dearly for those); the
+    correction fixes them but adds noise everywhere else, which RPS pays for."""
+    rng = np.random.default_rng(15)
+    rows = 20_000
+    truth = softmax(rng.normal(0.0, 0.5, size=(rows, 3)))
+    blind = rng.random(rows) < 0.1
+    market = truth.copy()
+    market[blind, 2] = 0.001
+    margin = np.log(market / market.sum(axis=1, keepdims=True))
+    outcomes = (rng.random(rows)[:, None] > truth.cumsum(axis=1)).sum(axis=1)
+    correction = np.where(blind[:, None], np.log(truth) - margin, rng.normal(0.0, 0.6, size=(rows, 3)))
+
+    def change(weight: float, score) -> np.ndarray:
+        return score(softmax(margin + weight * correction), outcomes) - score(softmax(margin), outcomes)
+
+    def log_loss_only(weight: float) -> float:
+        loss = change(weight, log_losses)
+        return loss.mean() + 2.0 * loss.std(ddof=1) / np.sqrt(rows)
+
+    greedy = min(TREE_WEIGHTS, key=log_loss_only)
+    assert greedy > 0.0 and change(greedy, ranked_probability_scores).mean() > 0.0  # the case is what it claims
+    assert market_tree_weight(correction, margin, outcomes, se=2.0) == 0.0
+
+
+def test_a_temperature_the_validation_cannot_tell_from_noise_is_not_applied() -> None:
+    margin, outcomes = _market_and_outcomes(np.zeros(3), rows=2_000)  # the market is the truth
+    assert fit_temperature(margin, outcomes) != 1.0  # the plain minimum fits the noise
+    assert fit_temperature(margin, outcomes, se=2.0) == 1.0
+
+
+def test_a_real_miscalibration_is_still_corrected() -> None:
+    rng = np.random.default_rng(16)
+    margin = np.log(softmax(rng.normal(0.0, 0.5, size=(20_000, 3))))
+    truth = softmax(margin / 1.3)  # the market is overconfident
+    outcomes = (rng.random(len(truth))[:, None] > truth.cumsum(axis=1)).sum(axis=1)
+    assert 1.15 <= fit_temperature(margin, outcomes, se=2.0) <= fit_temperature(margin, outcomes) <= 1.4
+
+
+def test_without_a_significant_correction_the_market_path_is_the_pre_kickoff_market(demo_tables) -> None:
+    frame = build_feature_table(demo_tables.matches, demo_tables.odds, FeatureParams()).frame
+    trained = train_model(frame, "2020-2021", TrainParams(learning_rate=0.1, max_rounds=40, early_stopping_rounds=10))
+    predictor = trained.predictor
+    assert (predictor.tree_weight, predictor.temperature) == (0.0, 1.0)
+    test = frame[(frame["season"] == "2021-2022") & frame["market_p_home"].notna()]
+    probabilities = predictor.predict_matrix(test[predictor.feature_names].to_numpy(dtype=float))
+    np.testing.assert_array_equal(probabilities, test[list(MARKET_COLUMNS[:3])].to_numpy(dtype=float))  # not just close
 
 
 def test_the_tree_weight_travels_in_the_config_and_scales_the_correction(demo_tables) -> None:
