@@ -11,6 +11,7 @@ serving a `shared.serving.booster.NativeBooster` on the same library.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,13 @@ PRE_KICKOFF, NO_MARKET = "pre-kickoff", "none"  # which path served a forecast (
 def softmax(scores: np.ndarray) -> np.ndarray:
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _softmax_row(scores: list[float]) -> list[float]:
+    top = max(scores)
+    shifted = [math.exp(score - top) for score in scores]
+    total = sum(shifted)
+    return [value / total for value in shifted]
 
 
 def without_market(feature_names: Sequence[str]) -> list[str]:
@@ -55,6 +63,15 @@ class LinearBaseline:
         """`values`: (n, len(columns)) in the order of `columns`."""
         scores = values @ np.asarray(self.coefficients).T + np.asarray(self.intercepts)
         return np.log(softmax(scores))
+
+    def log_proba_of_row(self, row: dict[str, float]) -> list[float]:
+        """`log_proba_of` for one feature dict, in plain floats (see Predictor.predict_one)."""
+        values = [row.get(column, math.nan) for column in self.columns]
+        scores = [
+            sum(c * v for c, v in zip(coefficients, values, strict=True)) + intercept
+            for coefficients, intercept in zip(self.coefficients, self.intercepts, strict=True)
+        ]
+        return [math.log(p) for p in _softmax_row(scores)]
 
     def log_proba(self, matrix: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
         names = list(feature_names)
@@ -119,24 +136,61 @@ class Predictor:
     # Share of the trees' correction kept (1: all of it); below 1 the forecast leans toward the base margin.
     tree_weight: float = 1.0
 
+    @property
+    def _market_only(self) -> bool:
+        """Nothing kept beyond the market: its priced rows get the market's own probabilities, which
+        softmax(log p) reproduces only to the last bit."""
+        return self.use_market_margin and self.tree_weight == 0.0 and self.temperature == 1.0
+
     def _own_scores(self, matrix: np.ndarray) -> np.ndarray:
         margin = base_margin(matrix, self.feature_names, self.baseline, self.use_market_margin)
         if self.tree_weight == 0.0:  # the trees' correction was shrunk away: the forecast is the margin
             return margin
         return self.tree_weight * self.booster.predict(matrix, raw_score=True) + margin
 
+    def _own_probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        probabilities = softmax(self._own_scores(matrix) / self.temperature)
+        if self._market_only:
+            priced = priced_rows(matrix, self.feature_names)
+            market = [self.feature_names.index(c) for c in MARKET_COLUMNS[:3]]
+            probabilities[priced] = matrix[np.ix_(priced, market)]
+        return probabilities
+
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities of home win, draw, away win for rows in `feature_names` order."""
         if self.no_market is None or not self.use_market_margin:
-            return softmax(self._own_scores(matrix) / self.temperature)
+            return self._own_probabilities(matrix)
         priced = priced_rows(matrix, self.feature_names)
         probabilities = np.empty((len(matrix), 3))
         if priced.any():
-            probabilities[priced] = softmax(self._own_scores(matrix[priced]) / self.temperature)
+            probabilities[priced] = self._own_probabilities(matrix[priced])
         if not priced.all():
             columns = [self.feature_names.index(name) for name in self.no_market.feature_names]
             probabilities[~priced] = self.no_market.predict_matrix(matrix[~priced][:, columns])
         return probabilities
+
+    def predict_one(self, row: dict[str, float]) -> list[float]:
+        """`predict_proba([row])[0]` as plain floats, for serving one request: the same steps in
+        scalar arithmetic, without the per-call costs numpy has on a one-row matrix (fancy indexing,
+        masks, reductions), which were most of a request's model time. Equal to the matrix path to
+        within float rounding (tests/serving/test_predict_one_row.py)."""
+        market = [row.get(column, math.nan) for column in MARKET_COLUMNS[:3]]
+        priced = not any(math.isnan(p) for p in market)
+        if self.use_market_margin and not priced and self.no_market is not None:
+            return self.no_market.predict_one(row)
+        if self.use_market_margin and priced:
+            if self._market_only:
+                return market
+            margin = [math.log(min(max(p, 1e-6), 1.0)) for p in market]
+        else:
+            margin = self.baseline.log_proba_of_row(row)
+        if self.tree_weight == 0.0:
+            scores = margin
+        else:
+            values = np.array([[row.get(name, math.nan) for name in self.feature_names]], dtype=np.float64)
+            trees = self.booster.predict(values, raw_score=True)[0].tolist()
+            scores = [self.tree_weight * tree + m for tree, m in zip(trees, margin, strict=True)]
+        return _softmax_row([score / self.temperature for score in scores])
 
     def paths(self, matrix: np.ndarray) -> list[str]:
         """Which path serves each row: `pre-kickoff` (priced) or `none`."""

@@ -51,7 +51,7 @@ class LoadedModel:
 
     def probabilities(self, features: dict[str, float]) -> list[float]:
         """Home, draw and away probabilities of one feature vector."""
-        return [float(p) for p in self.predictor.predict_proba([features])[0]]
+        return self.predictor.predict_one(features)
 
 
 class ChampionModel:

@@ -1,0 +1,101 @@
+"""Predictor.predict_one, the scalar path serving uses for one request, against the matrix path every
+batch uses: the same answer for every path a row can take (priced, unpriced, partly priced; with and
+without a no-market fallback; trees kept, shrunk or dropped; a temperature), on LightGBM's own
+booster and on the C API one serving loads."""
+
+from __future__ import annotations
+
+import math
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from shared.ml.predictor import MARKET_COLUMNS, LinearBaseline, Predictor, without_market
+from shared.serving.booster import NativeBooster
+
+FEATURES = ["elo_diff", "odds_supremacy", "form_home", *MARKET_COLUMNS]
+# Both paths round differently (math.exp against numpy's vectorised exp, a dot product against a
+# BLAS one) but never by more than a few units in the last place.
+TOLERANCE = 1e-12
+
+
+def synthetic(rows: int, names: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(size=(rows, len(names)))
+    for column in MARKET_COLUMNS[:3]:
+        if column in names:
+            matrix[:, names.index(column)] = rng.uniform(0.1, 0.6, rows)
+    return matrix, rng.integers(0, 3, rows)
+
+
+def trained(names: list[str], seed: int) -> lgb.Booster:
+    matrix, outcomes = synthetic(600, names, seed)
+    params = {"objective": "multiclass", "num_class": 3, "num_leaves": 4, "verbose": -1, "seed": seed}
+    return lgb.train(params, lgb.Dataset(matrix, outcomes, feature_name=names), num_boost_round=15)
+
+
+BASELINE = LinearBaseline(("odds_supremacy", "elo_diff"), ((0.8, 0.003), (0.0, 0.0), (-0.8, -0.003)), (0.2, 0.0, -0.1))
+
+
+def predictor(
+    native: bool, tree_weight: float, temperature: float, fallback: bool, use_market: bool = True
+) -> Predictor:
+    def booster(names: list[str], seed: int) -> lgb.Booster | NativeBooster:
+        model = trained(names, seed)
+        return NativeBooster(model.model_to_string()) if native else model
+
+    no_market_names = without_market(FEATURES)
+    no_market = Predictor(booster(no_market_names, 3), no_market_names, BASELINE, 1.05, use_market_margin=False)
+    return Predictor(
+        booster(FEATURES, 1),
+        FEATURES,
+        BASELINE,
+        temperature,
+        use_market_margin=use_market,
+        no_market=no_market if fallback else None,
+        tree_weight=tree_weight,
+    )
+
+
+def rows() -> list[dict[str, float]]:
+    matrix, _ = synthetic(40, FEATURES, 11)
+    examples = [dict(zip(FEATURES, map(float, values), strict=True)) for values in matrix]
+    for index, row in enumerate(examples):
+        if index % 4 == 1:  # no prices at all
+            for column in MARKET_COLUMNS:
+                row[column] = math.nan
+        elif index % 4 == 2:  # one price missing: unpriced
+            row[MARKET_COLUMNS[1]] = math.nan
+        elif index % 4 == 3:  # a feature absent from the dict: NaN in the matrix too
+            del row["form_home"]
+    return examples
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C API booster", "lightgbm booster"])
+@pytest.mark.parametrize(
+    ("tree_weight", "temperature", "fallback", "use_market"),
+    [
+        (1.0, 1.0, True, True),
+        (0.5, 1.1, True, True),
+        (0.0, 1.0, True, True),  # the market's own probabilities where priced
+        (0.0, 0.9, False, True),  # unpriced rows fall back to the baseline margin
+        (1.0, 1.0, False, True),
+        (1.0, 1.2, False, False),  # a no-market model alone
+    ],
+)
+def test_one_row_answers_as_the_matrix_path(
+    native: bool, tree_weight: float, temperature: float, fallback: bool, use_market: bool
+) -> None:
+    model = predictor(native, tree_weight, temperature, fallback, use_market)
+    examples = rows()
+    expected = model.predict_proba(examples)
+    answered = np.array([model.predict_one(row) for row in examples])
+    np.testing.assert_allclose(answered, expected, rtol=0, atol=TOLERANCE)
+    assert all(type(p) is float for p in model.predict_one(examples[0]))
+
+
+def test_market_only_rows_are_the_market_bit_for_bit() -> None:
+    model = predictor(True, 0.0, 1.0, fallback=True)
+    priced = rows()[0]
+    assert model.predict_one(priced) == [priced[column] for column in MARKET_COLUMNS[:3]]
