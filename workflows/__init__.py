@@ -4,9 +4,9 @@
 DAG locally, `t2b workflows submit NAME` sends it to an Argo Server.
 """
 
-from workflows import batch_scoring, drift_report, etl, prediction_log, training
+from workflows import batch_scoring, drift_report, etl, live_quality, prediction_log, training
 from workflows.common import Pipeline, Schedule
 
-MODULES = (etl, training, batch_scoring, drift_report, prediction_log)
+MODULES = (etl, training, batch_scoring, drift_report, prediction_log, live_quality)
 PIPELINES: dict[str, Pipeline] = {module.PIPELINE.name: module.PIPELINE for module in MODULES}
 SCHEDULES: list[Schedule] = [module.SCHEDULE for module in MODULES]

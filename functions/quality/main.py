@@ -15,9 +15,8 @@ from shared.function_spec import FunctionSpec
 from shared.monitoring import quality
 from shared.monitoring.state import register_platform_collector
 from shared.queries.api import error_responses
-from shared.services import Services
 from shared.web.app import create_function_app
-from shared.web.deps import db_session, get_services
+from shared.web.deps import db_session
 
 SPEC = FunctionSpec(
     name="quality",
@@ -56,10 +55,10 @@ class QualityBody(BaseModel):
 def live_quality(
     window: int = Query(default=quality.WINDOW_MATCHES, ge=1, le=10_000, description="settled matches per version"),
     session: Session = Depends(db_session),
-    services: Services = Depends(get_services),
 ) -> QualityBody:
+    # Reads the settlements only: settling scans the whole prediction log (minutes on a large one), so
+    # results writers and the live-quality CronWorkflow (`t2b predictions settle`) do it.
     try:
-        quality.settle(services.engine)
         versions = quality.summary(session, window)
     except OperationalError:
         raise HTTPException(503, "the store is unavailable", headers={"Retry-After": "30"}) from None

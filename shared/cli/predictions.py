@@ -10,8 +10,21 @@ from shared.cli.errors import CommandError, ExitCode
 from shared.config import get_settings
 
 predictions_app = typer.Typer(
-    help="The prediction log: export settled days, keep the store bounded.", no_args_is_help=True
+    help="The prediction log: settle it against results, export settled days, keep the store bounded.",
+    no_args_is_help=True,
 )
+
+
+@predictions_app.command("settle")
+def settle_command() -> None:
+    """Score every logged pre-kickoff prediction of a finished match not settled yet (live quality).
+
+    Results writers settle what they wrote; this catches up whatever they could not (the
+    `live-quality` CronWorkflow runs it hourly), so GET /monitoring/quality only reads."""
+    from shared.db.session import get_engine
+    from shared.monitoring.quality import settle
+
+    typer.echo(f"{settle(get_engine())} predictions settled")
 
 
 @predictions_app.command("compact")

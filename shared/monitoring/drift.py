@@ -21,15 +21,15 @@ import warnings
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
-
-import numpy as np
-import pandas as pd
-from pandas.errors import Pandas4Warning
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
-from shared.monitoring.logged import PROBABILITIES
 from shared.storage import ObjectStore
+
+# pandas and numpy (and the log reader, which needs them) load where a report is computed: the
+# drift-latest function only reads the summary's JSON
+if TYPE_CHECKING:
+    import pandas as pd
 
 PREFIX = "reports/drift"
 LATEST_KEY = f"{PREFIX}/latest.json"
@@ -71,7 +71,9 @@ class DriftSummary:
 def _evidently() -> tuple[Any, Any]:
     """Evidently 0.7 on pandas 3: its legacy test module imports a helper pandas 3 removed
     (`infer_dtype_from_object`, pandas 2's `pandas_dtype(x).type`); restoring it is all it needs."""
+    import pandas as pd
     import pandas.core.dtypes.common as dtypes
+    from pandas.errors import Pandas4Warning
 
     if not hasattr(dtypes, "infer_dtype_from_object"):
         dtypes.infer_dtype_from_object = lambda dtype: pd.api.types.pandas_dtype(dtype).type
@@ -99,6 +101,10 @@ def _drift_table_preset() -> type:
 
 def training_reference(table: pd.DataFrame, train_until: str, feature_names: list[str], predict: Any) -> pd.DataFrame:
     """The training rows' features and the model's probabilities on them (`predict`: matrix -> (n, 3))."""
+    import numpy as np
+
+    from shared.monitoring.logged import PROBABILITIES
+
     rows = table[table["season"] <= train_until]
     reference = rows[feature_names].astype(float).reset_index(drop=True)
     probabilities = np.asarray(predict(reference.to_numpy(dtype=np.float64)))

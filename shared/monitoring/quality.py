@@ -7,9 +7,10 @@ and idempotent: a finished match is scored once per model version, whoever runs 
 
 Whoever writes results settles the matches it wrote, right after its write commits
 (`settle_results`): the football-data import (each file), the WhoScored scrape and the match-day
-tick. The quality function settles whatever is left whenever it is scraped or asked, so a settle
-that failed after a write (the store went away) is caught up there. Settling needs no numpy: the
-scrape and match-day images do not carry it.
+tick. `t2b predictions settle` settles whatever is left, hourly in the live-quality CronWorkflow, so a
+settle that failed after a write (the store went away) is caught up there. It scans the whole log,
+so the quality function's request and its /metrics scrape only read the settlements (`summary`).
+Settling needs no numpy: the scrape and match-day images do not carry it.
 """
 
 from __future__ import annotations
@@ -203,11 +204,11 @@ def settle(engine: Engine, match_ids: Collection[int] | None = None) -> int:
 
 def settle_results(engine: Engine, match_ids: Collection[int]) -> int:
     """Settle the matches a results writer just committed; a store error is logged, not raised (the
-    results are stored, and the quality function settles what is left on its next scrape)."""
+    results are stored, and the live-quality CronWorkflow settles what is left within the hour)."""
     try:
         return settle(engine, match_ids)
     except SQLAlchemyError as error:
-        log.warning("could not settle %d written match(es) now, the quality function will: %s", len(match_ids), error)
+        log.warning("could not settle %d written match(es) now, the hourly settle will: %s", len(match_ids), error)
         return 0
 
 

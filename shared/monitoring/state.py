@@ -112,9 +112,9 @@ def live_quality_families() -> Iterable[Metric]:
     settled = GaugeMetricFamily(
         "t2b_live_settled_matches", "Settled matches in the live window", labels=["model_version"]
     )
-    engine = get_engine()
-    quality.settle(engine)
-    with transaction(engine) as session:
+    # the settlements as they stand: a scrape never settles (results writers and the live-quality
+    # CronWorkflow do; settling scans the whole prediction log)
+    with transaction(get_engine()) as session:
         versions = quality.summary(session)
     for version in versions:
         settled.add_metric([version.model_version], version.matches)

@@ -1,24 +1,24 @@
 """Upcoming matches with the latest batch scoring's probabilities, filtered by league and kick-off dates.
 
 The batch is one parquet file behind `predictions/batch/latest.json`; it is read again only when the
-pointer moves, and the pointer is looked at no more often than every `refresh_s`.
+pointer moves, and the pointer is looked at no more often than every `refresh_s`. Its rows are kept
+as Python values sorted by kick-off, and a request's dates are found by bisection: a few thousand rows
+need no Arrow compute, whose Python-to-Arrow conversions import pandas (shared.serving.batch_lookup).
 """
 
 from __future__ import annotations
 
-import io
+import bisect
 import json
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from shared.errors import InvalidInput
-from shared.serving.batch_lookup import LATEST_POINTER, BatchUnavailable
+from shared.serving.batch_lookup import LATEST_POINTER, BatchUnavailable, read_batch
 from shared.serving.schemas import ModelRef, Probabilities
 from shared.storage import ObjectNotFound, ObjectStore
 
@@ -59,22 +59,23 @@ class FixturesResponse(BaseModel):
 
 
 class LatestBatch:
-    """The latest batch as an Arrow table sorted by kick-off, reloaded when the pointer moves."""
+    """The latest batch's rows sorted by kick-off (then match id), reloaded when the pointer moves."""
 
     def __init__(self, store: ObjectStore, refresh_s: float = 30.0) -> None:
         self._store = store
         self._refresh_s = refresh_s
         self._key: str | None = None
-        self._table: pa.Table | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._kickoffs: list[datetime] = []  # the rows' kick-offs in UTC, for bisection
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
-    def current(self) -> tuple[str, pa.Table]:
+    def current(self) -> tuple[str, list[dict[str, Any]], list[datetime]]:
         with self._lock:
-            if self._table is None or time.monotonic() - self._checked_at >= self._refresh_s:
+            if self._key is None or time.monotonic() - self._checked_at >= self._refresh_s:
                 self._reload()
-            assert self._key is not None and self._table is not None
-            return self._key, self._table
+            assert self._key is not None
+            return self._key, self._rows, self._kickoffs
 
     def _reload(self) -> None:
         try:
@@ -82,8 +83,9 @@ class LatestBatch:
         except ObjectNotFound:
             raise BatchUnavailable("no batch predictions yet: run `t2b score`") from None
         if key != self._key:
-            table = pq.read_table(io.BytesIO(self._store.get_bytes(key)), columns=COLUMNS)
-            self._table = table.sort_by([("kickoff_utc", "ascending"), ("match_id", "ascending")])
+            rows = read_batch(self._store.get_bytes(key), COLUMNS)
+            rows.sort(key=lambda row: (_utc(row["kickoff_utc"]), row["match_id"]))
+            self._rows, self._kickoffs = rows, [_utc(row["kickoff_utc"]) for row in rows]
             self._key = key
         self._checked_at = time.monotonic()
 
@@ -94,33 +96,27 @@ def fixtures(
     """Batch predictions of `league` kicking off on `date_from` .. `date_to` (UTC days, both included)."""
     if date_from is not None and date_to is not None and date_from > date_to:
         raise InvalidInput(f"date_from {date_from} is after date_to {date_to}")
-    key, table = batch.current()
-    kickoff = table["kickoff_utc"]
-    keep = pc.equal(table["league"], league) if league is not None else None
-    if date_from is not None:
-        keep = _and(keep, pc.greater_equal(kickoff, _utc_midnight(date_from, kickoff.type)))
-    if date_to is not None:
-        keep = _and(keep, pc.less(kickoff, _utc_midnight(date_to + timedelta(days=1), kickoff.type)))
-    selected = table.filter(keep) if keep is not None else table
-    rows = selected.slice(0, limit).to_pylist()
+    key, rows, kickoffs = batch.current()
+    first = bisect.bisect_left(kickoffs, _utc_midnight(date_from)) if date_from is not None else 0
+    end = bisect.bisect_left(kickoffs, _utc_midnight(date_to + timedelta(days=1))) if date_to is not None else len(rows)
+    selected = [row for row in rows[first:end] if league is None or row["league"] == league]
     return FixturesResponse(
         batch_key=key,
         league=league,
         date_from=date_from,
         date_to=date_to,
-        total=selected.num_rows,
-        fixtures=[_fixture(row) for row in rows],
+        total=len(selected),
+        fixtures=[_fixture(row) for row in selected[:limit]],
     )
 
 
-def _and(left: pa.ChunkedArray | None, right: pa.ChunkedArray) -> pa.ChunkedArray:
-    return right if left is None else pc.and_(left, right)
+def _utc(moment: datetime) -> datetime:
+    """A kick-off as an aware UTC datetime: the column is tz-aware UTC, or naive UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _utc_midnight(day: date, kickoff_type: pa.DataType) -> pa.Scalar:
-    """Midnight UTC of `day`, typed like the kick-off column (tz-aware or naive UTC) so Arrow compares them."""
-    aware = getattr(kickoff_type, "tz", None) is not None
-    return pa.scalar(datetime(day.year, day.month, day.day, tzinfo=UTC if aware else None), type=kickoff_type)
+def _utc_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _fixture(row: dict) -> Fixture:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from shared.errors import NotFound, Unavailable
@@ -17,6 +16,8 @@ from shared.storage import ObjectNotFound, ObjectStore
 
 LATEST_POINTER = "predictions/batch/latest.json"
 BATCH_RETRY_AFTER_SECONDS = 60  # scoring runs hourly on match days; a minute is a fair first wait
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 class BatchPrediction(BaseModel):
@@ -64,8 +65,8 @@ class BatchPredictions:
             raise BatchUnavailable("no batch predictions yet: run `t2b score`") from None
         key, written_at = pointer["key"], pointer.get("written_at")
         if (key, written_at) != (self._key, self._written_at):
-            table = pq.read_table(io.BytesIO(self._store.get_bytes(key)))
-            self._rows = {row["match_id"]: _prediction(row, key) for row in table.to_pylist()}
+            rows = read_batch(self._store.get_bytes(key))
+            self._rows = {row["match_id"]: _prediction(row, key) for row in rows}
             self._key, self._written_at = key, written_at
         self._checked_at = time.monotonic()
 
@@ -81,6 +82,34 @@ class BatchPredictions:
                 f"match {match_id} is not in the latest batch ({self._key}); batch scoring covers scheduled "
                 "matches only — use POST /predict for others"
             ) from None
+
+
+def read_batch(data: bytes, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """The rows of a batch-scoring parquet (`columns` of it, or all) as Python values.
+
+    Timestamps are read as integers and made datetimes here (UTC, or naive for a naive column): Arrow's
+    own conversion of a tz-aware timestamp, like any Python value turned into Arrow, imports pandas,
+    90 MB of resident memory for the functions serving a few thousand rows (`t2b bench serve`).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(pa.BufferReader(data)).read(columns=columns)
+    values: dict[str, list[Any]] = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_timestamp(column.type):
+            ticks, aware = _TICKS_PER_SECOND[column.type.unit], column.type.tz is not None
+            values[name] = [_instant(tick, ticks, aware) for tick in column.cast(pa.int64()).to_pylist()]
+        else:
+            values[name] = column.to_pylist()
+    return [dict(zip(values, row, strict=True)) for row in zip(*values.values(), strict=True)]
+
+
+def _instant(tick: int | None, ticks_per_second: int, aware: bool) -> datetime | None:
+    if tick is None:
+        return None
+    moment = _EPOCH + timedelta(microseconds=tick * 1_000_000 // ticks_per_second)
+    return moment if aware else moment.replace(tzinfo=None)
 
 
 def _prediction(row: dict, key: str) -> BatchPrediction:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.services import Services
+
+if TYPE_CHECKING:  # SQLAlchemy (16 MB resident) loads with the first session: fixtures and lookups open none
+    from sqlalchemy.orm import Session
 
 
 class ServicesMissing(RuntimeError):
@@ -30,5 +33,7 @@ def settings(services: Services = Depends(get_services)) -> Settings:
 
 def db_session(services: Services = Depends(get_services)) -> Iterator[Session]:
     """A read-mostly session per request; writers open their own transactions."""
+    from sqlalchemy.orm import Session
+
     with Session(services.engine, expire_on_commit=False) as session:
         yield session

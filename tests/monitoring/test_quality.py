@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import func, select
 
+from shared.cli.app import run
 from shared.db.models import PredictionSettlement
 from shared.db.session import engine_for, transaction
 from shared.monitoring import quality, state
@@ -79,25 +80,42 @@ def test_window_unfinished_matches_and_unpriced_matches(league: League) -> None:
     assert latest_two.rps == pytest.approx(0.065) and latest_two.market_rps == pytest.approx(0.1)
 
 
-def test_metrics_and_route(league: League, configure, db_url: str, client_for) -> None:
+def test_the_scheduled_job_settles_and_the_route_and_metrics_read(
+    league: League, configure, db_url: str, client_for
+) -> None:
+    """Neither GET /monitoring/quality nor a /metrics scrape settles (settling scans the whole log):
+    they read what `t2b predictions settle`, the live-quality CronWorkflow's step, settled."""
     configure(DATABASE_URL=db_url)
     a, b = _two_matches(league)
     league.predict(BEFORE, (0.5, 0.3, 0.2), match_id=a, version="7")
     league.predict(BEFORE, (0.2, 0.5, 0.3), match_id=b, version="7")
 
+    from functions.quality.main import app
+
+    client = client_for(app)
     registry = CollectorRegistry()
-    registry.register(state.CachedCollector({"live quality": state.live_quality_families}))
+    registry.register(state.CachedCollector({"live quality": state.live_quality_families}, max_age_s=0))
+    assert client.get("/monitoring/quality").json() == {"window": quality.WINDOW_MATCHES, "versions": []}
+    assert "t2b_live_settled_matches{" not in generate_latest(registry).decode()
+    assert _settlements(league) == 0
+
+    assert run(["predictions", "settle"]) == 0
+    assert _settlements(league) == 2
+    assert run(["predictions", "settle"]) == 0  # idempotent
+    assert _settlements(league) == 2
+
     text = generate_latest(registry).decode()
     assert 't2b_live_rps{forecaster="model",model_version="7"} 0.105' in text
     assert 't2b_live_rps{forecaster="market",model_version="7"} 0.128125' in text
     assert 't2b_live_settled_matches{model_version="7"} 2.0' in text
-
-    from functions.quality.main import app
-
-    client = client_for(app)
     body = client.get("/monitoring/quality").json()
     assert body["window"] == quality.WINDOW_MATCHES
     (version,) = body["versions"]
     assert version["model_version"] == "7" and version["rps_gap"] == pytest.approx(0.105 - 0.128125)
     invalid = client.get("/monitoring/quality", params={"window": 0})
     assert invalid.status_code == 422 and "window" in invalid.json()["detail"]
+
+
+def _settlements(league: League) -> int:
+    with transaction(league.engine) as session:
+        return session.scalar(select(func.count()).select_from(PredictionSettlement)) or 0

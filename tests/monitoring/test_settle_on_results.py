@@ -1,6 +1,6 @@
 """Results settle logged predictions as they are written: the football-data import (`t2b ingest
 football-data`), the WhoScored scrape and the match-day tick each settle the matches they wrote,
-with nothing else run (the quality function, which also settles, is not involved).
+with nothing else run (the live-quality job, `t2b predictions settle`, is not involved).
 
 WhoScored is faked: its pages come from the scraping and match-day tests' fake sites, read in
 process by a stand-in for the browser session (no JavaScript: the page readers parse the source,

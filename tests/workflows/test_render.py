@@ -44,7 +44,7 @@ def test_rendered_document_validates_against_the_argo_crd(name: str) -> None:
 
 def test_every_pipeline_and_schedule_is_rendered() -> None:
     assert set(TEMPLATES) == {f"{name}.yaml" for name in PIPELINES}
-    assert set(PIPELINES) == {"etl", "training", "batch-scoring", "drift-report", "prediction-log"}
+    assert set(PIPELINES) == {"etl", "training", "batch-scoring", "drift-report", "prediction-log", "live-quality"}
     assert {doc["spec"]["workflowSpec"]["workflowTemplateRef"]["name"] for doc in CRONS.values()} == set(PIPELINES)
 
 
@@ -77,7 +77,7 @@ def test_argo_ui_metadata_and_housekeeping(name: str) -> None:
     assert annotations["workflows.argoproj.io/title"] and annotations["workflows.argoproj.io/description"]
     assert document["metadata"]["labels"]["time2bet.io/pipeline"] == document["metadata"]["name"]
     spec = document["spec"]
-    assert all(parameter.get("description") for parameter in spec["arguments"]["parameters"])
+    assert all(parameter.get("description") for parameter in spec.get("arguments", {}).get("parameters", []))
     assert spec["serviceAccountName"] and spec["activeDeadlineSeconds"] > 0
     assert spec["podGC"]["strategy"] and spec["ttlStrategy"]["secondsAfterSuccess"] > 0
     assert spec["artifactRepositoryRef"] == {"configMap": "artifact-repositories", "key": "minio"}
@@ -126,7 +126,7 @@ def test_one_scheduler_per_job() -> None:
     cron_jobs: set[str] = set()
     for schedule in SCHEDULES:
         document = render.load(schedule.name)
-        values = {p["name"]: p["value"] for p in document["spec"]["arguments"]["parameters"]}
+        values = {p["name"]: p["value"] for p in document["spec"].get("arguments", {}).get("parameters", [])}
         main = next(t for t in document["spec"]["templates"] if t["name"] == document["spec"]["entrypoint"])
         for task in main["dag"]["tasks"]:
             if not task.get("when") or _when(substitute(task["when"], _scope(values))):
