@@ -29,6 +29,7 @@ from shared.tasks.batch import handle_scoring_event
 from shared.tasks.cache_ops import PREDICTION, TEAM_STATE, handle_cache_event
 from tests.matchday.conftest import LIVE_MATCH_ID, MatchDay, add_match_day
 from tests.matchday.fake_site import FULL_TIME, HALF_TIME, PREVIEW_MATCH_ID, MatchDaySite
+from tests.scraping.conftest import FAST_SCRAPER_ENV
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.redis]
 
@@ -52,11 +53,7 @@ def services(
         REDIS_KEY_PREFIX=redis_prefix,
         SELENOID_URL=chromedriver_url,
         WHOSCORED_BASE_URL=base_url,
-        SCRAPE_RATE_LIMIT="0.01",
-        SCRAPE_RATE_JITTER="0.01",
-        SCRAPE_MAX_RETRIES="1",
-        SCRAPE_BACKOFF_BASE="0.05",
-        SCRAPE_PAGE_LOAD_TIMEOUT="20",
+        **FAST_SCRAPER_ENV,
     )
     with Services.from_environment() as built:
         yield built

@@ -14,6 +14,16 @@ from tests.services import free_port, require, start_process, stop_process
 
 SAMPLES = Path(__file__).parent / "samples"  # real WhoScored pages: see samples/README.md
 
+# The scraper's settings against a local fake site: no politeness delay, one quick retry, and a page
+# load timeout long enough for a cold Chromium on a loaded CI machine.
+FAST_SCRAPER_ENV = {
+    "SCRAPE_RATE_LIMIT": "0.01",
+    "SCRAPE_RATE_JITTER": "0.01",
+    "SCRAPE_MAX_RETRIES": "1",
+    "SCRAPE_BACKOFF_BASE": "0.05",
+    "SCRAPE_PAGE_LOAD_TIMEOUT": "20",
+}
+
 
 @pytest.fixture(scope="session")
 def samples() -> Path:

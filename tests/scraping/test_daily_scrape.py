@@ -17,6 +17,7 @@ from shared.events.routing import load_routing
 from shared.services import Services
 from shared.tasks.handler import RetryLater
 from shared.tasks.scrape import handle_scrape_event
+from tests.scraping.conftest import FAST_SCRAPER_ENV
 from tests.scraping.fake_site import FakeWhoScored
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -44,11 +45,7 @@ def services(
         SELENOID_URL=chromedriver_url,
         WHOSCORED_BASE_URL=base_url,
         MATCHDAY_LEAGUES="E0,D1",  # the match-day tick's list; sorted, D1 is scraped first
-        SCRAPE_RATE_LIMIT="0.01",
-        SCRAPE_RATE_JITTER="0.01",
-        SCRAPE_MAX_RETRIES="1",
-        SCRAPE_BACKOFF_BASE="0.05",
-        SCRAPE_PAGE_LOAD_TIMEOUT="20",
+        **FAST_SCRAPER_ENV,
     )
     return make_services()
 

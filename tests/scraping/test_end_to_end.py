@@ -18,6 +18,7 @@ from shared.db.session import engine_for
 from shared.scraping.driver import remote_browser_factory
 from shared.scraping.whoscored import ScrapeReport, ScrapeRequest, scrape_whoscored
 from shared.storage import LocalObjectStore
+from tests.scraping.conftest import FAST_SCRAPER_ENV
 from tests.scraping.fake_site import FakeWhoScored
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
@@ -40,11 +41,7 @@ def scrape(
         DATABASE_URL=pg_url,
         SELENOID_URL=chromedriver_url,
         WHOSCORED_BASE_URL=base_url,
-        SCRAPE_RATE_LIMIT="0.01",
-        SCRAPE_RATE_JITTER="0.01",
-        SCRAPE_MAX_RETRIES="1",
-        SCRAPE_BACKOFF_BASE="0.05",
-        SCRAPE_PAGE_LOAD_TIMEOUT="20",
+        **FAST_SCRAPER_ENV,
     )
     settings = get_settings()
     store = LocalObjectStore(tmp_path / "objects")
