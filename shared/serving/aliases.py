@@ -7,11 +7,20 @@ exact version (MODEL_VERSION).
 
 A tracking server (http/https) is asked over MLflow's documented REST API without importing mlflow:
 that import costs seconds of a cold start, for one lookup. Any other tracking URI (the embedded
-local store) goes through `MlflowClient`.
+local store) goes through `MlflowClient`: in this process when it has imported mlflow already (the
+registry commands, training), else in a child interpreter (`python -m shared.serving.aliases`). A
+serving process that imported mlflow would carry ~150 MB more for good, and its background alias
+check would hold the GIL for the seconds the import takes, while requests wait. A SQLite store is
+asked again only once its files changed: nothing else can have moved an alias.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 
@@ -51,14 +60,14 @@ def resolve(tracking_uri: str, name: str, alias: str) -> VersionRef:
     """
     if is_server(tracking_uri):
         return _over_rest(tracking_uri, ALIAS_PATH, {"name": name, "alias": alias})
-    return _with_client(tracking_uri, lambda client: client.get_model_version_by_alias(name, alias))
+    return _from_local_store(tracking_uri, name, ALIAS, alias)
 
 
 def pinned(tracking_uri: str, name: str, version: str) -> VersionRef:
     """Version `version` of registered model `name` (run and source, for the model cache); errors as resolve()."""
     if is_server(tracking_uri):
         return _over_rest(tracking_uri, VERSION_PATH, {"name": name, "version": version})
-    return _with_client(tracking_uri, lambda client: client.get_model_version(name, version))
+    return _from_local_store(tracking_uri, name, VERSION, version)
 
 
 def is_server(tracking_uri: str) -> bool:
@@ -118,6 +127,90 @@ def _without_user_info(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+ALIAS, VERSION = "alias", "version"  # what a local-store question names
+CHILD_TIMEOUT_S = 120.0  # importing mlflow on a loaded machine
+
+
+class _LocalAnswers:
+    """Answers of a SQLite store by question, with the stamp of its files when they were given."""
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[str, str, str, str], tuple[tuple[int, ...], VersionRef | Exception]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, question: tuple[str, str, str, str], stamp: tuple[int, ...]) -> VersionRef | Exception | None:
+        with self._lock:
+            known = self._answers.get(question)
+        return known[1] if known is not None and known[0] == stamp else None
+
+    def put(self, question: tuple[str, str, str, str], stamp: tuple[int, ...], answer: VersionRef | Exception) -> None:
+        with self._lock:
+            self._answers[question] = (stamp, answer)
+
+
+_LOCAL_ANSWERS = _LocalAnswers()
+
+
+def _from_local_store(tracking_uri: str, name: str, kind: str, value: str) -> VersionRef:
+    if "mlflow" in sys.modules:  # paid for already: the client answers at once
+        return _with_client(tracking_uri, _reader(name, kind, value))
+    question, stamp = (tracking_uri, name, kind, value), _store_stamp(tracking_uri)
+    known = _LOCAL_ANSWERS.get(question, stamp) if stamp else None
+    if known is None:
+        try:
+            known = _ask_child(tracking_uri, name, kind, value)
+        except AliasUnresolved as missing:  # an answer too: kept until the store changes
+            known = missing
+        if stamp:
+            _LOCAL_ANSWERS.put(question, stamp, known)
+    if isinstance(known, Exception):
+        raise known
+    return known
+
+
+def _store_stamp(tracking_uri: str) -> tuple[int, ...]:
+    """Size and modification time of a SQLite store's files (its journal and WAL included); empty for
+    any other store, whose answers are not kept."""
+    parts = urlsplit(tracking_uri)
+    if parts.scheme != "sqlite" or not parts.path:
+        return ()
+    database = Path(unquote(parts.path[1:]))  # sqlite:///relative.db, sqlite:////absolute.db
+    stamp: list[int] = []
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-journal")):
+        try:
+            status = path.stat()
+        except OSError:
+            stamp += [-1, -1]
+        else:
+            stamp += [status.st_size, status.st_mtime_ns]
+    return tuple(stamp) if stamp[0] != -1 else ()
+
+
+def _ask_child(tracking_uri: str, name: str, kind: str, value: str) -> VersionRef:
+    """MlflowClient's answer from a child interpreter (see the module docstring)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", __name__, tracking_uri, name, kind, value],
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_S,
+        )
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        raise _unreachable(tracking_uri, "could not be asked (the registry lookup process failed)") from None
+    if "missing" in answer:
+        raise AliasUnresolved(answer["missing"])
+    if "unreachable" in answer:
+        raise RegistryUnreachable(answer["unreachable"])
+    return VersionRef(**answer)
+
+
+def _reader(name: str, kind: str, value: str) -> Any:
+    if kind == ALIAS:
+        return lambda client: client.get_model_version_by_alias(name, value)
+    return lambda client: client.get_model_version(name, value)
+
+
 def _with_client(tracking_uri: str, read: Any) -> VersionRef:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -135,3 +228,19 @@ def _with_client(tracking_uri: str, read: Any) -> VersionRef:
 
 def _unreachable(tracking_uri: str, what: str) -> RegistryUnreachable:
     return RegistryUnreachable(redacted(f"MLflow at {tracking_uri} {what}", tracking_uri))
+
+
+def _answer_as_child(tracking_uri: str, name: str, kind: str, value: str) -> None:
+    """`python -m shared.serving.aliases URI NAME alias|version VALUE`: one JSON line on stdout."""
+    try:
+        ref = _with_client(tracking_uri, _reader(name, kind, value))
+    except AliasUnresolved as missing:
+        print(json.dumps({"missing": str(missing)}))
+    except RegistryUnreachable as unreachable:
+        print(json.dumps({"unreachable": str(unreachable)}))
+    else:
+        print(json.dumps({"name": ref.name, "version": ref.version, "run_id": ref.run_id, "source": ref.source}))
+
+
+if __name__ == "__main__":
+    _answer_as_child(*sys.argv[1:5])

@@ -134,7 +134,8 @@ def test_rest_alias_and_cached_version_serve_what_mlflow_serves(configure, mlflo
 
 @pytest.mark.slow
 def test_local_store_alias_and_pinned_version_through_mlflow_client(configure) -> None:
-    """The embedded defaults (a local store, no tracking server): MLflow's public client answers."""
+    """The embedded defaults (a local store, no tracking server): MLflow's public client answers, in this
+    process (mlflow imported) or in a child interpreter of one that has not imported it."""
     configure(T2B_MODEL_NAME=f"outcome-{uuid.uuid4().hex[:8]}")
     name = train_champion()
     uri = get_settings().resolved_mlflow_tracking_uri
@@ -148,6 +149,34 @@ def test_local_store_alias_and_pinned_version_through_mlflow_client(configure) -
         aliases.resolve(uri, name, "no-such-alias")
     with pytest.raises(aliases.AliasUnresolved):
         aliases.pinned(uri, name, "999")
+
+    # A process without mlflow (a serving one) asks a child interpreter the same question, and asks
+    # again only once the store's files changed: here when the alias moves to a new version.
+    extra = MlflowClient(uri, uri).create_model_version(name, expected.source, expected.run_id).version
+    code = f"""
+import json, subprocess, sys
+from shared.serving import aliases
+children = []
+ask = aliases._ask_child
+aliases._ask_child = lambda *question: children.append(question) or ask(*question)
+answers = [aliases.resolve({uri!r}, {name!r}, "champion").version for _ in range(2)]
+try:
+    aliases.resolve({uri!r}, {name!r}, "no-such-alias")
+except aliases.AliasUnresolved:
+    answers.append("missing")
+client = "from mlflow import MlflowClient; client = MlflowClient({uri!r}, {uri!r})"
+move = "client.set_registered_model_alias({name!r}, 'champion', '{extra}')"
+subprocess.run([sys.executable, "-c", client + "; " + move], check=True)
+answers.append(aliases.resolve({uri!r}, {name!r}, "champion").version)
+print(json.dumps({{"answers": answers, "children": len(children), "mlflow": "mlflow" in sys.modules}}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "answers": [ref.version, ref.version, "missing", str(extra)],
+        "children": 3,  # champion once, the missing alias once, champion again after the move
+        "mlflow": False,
+    }
 
 
 def wait_until_serving(model: ChampionModel, version: str, timeout_s: float = 60) -> None:
