@@ -158,6 +158,8 @@ def _write_rows(
             except queue.Empty:
                 break
         if batch:
+            for row in batch:  # JSON has no NaN (a missing price): null; NaN is the one value unequal to itself
+                row["features"] = {name: (None if v != v else v) for name, v in row["features"].items()}
             try:
                 partitions.ensure_for(batch)
                 with transaction(engine) as session:

@@ -3,8 +3,6 @@ PredictionLogWriter) and the count of predictions by most likely outcome."""
 
 from __future__ import annotations
 
-import math
-
 from shared.clock import utcnow
 from shared.metrics import PREDICTIONS, child
 from shared.prediction_log import PredictionLogWriter
@@ -42,7 +40,7 @@ class ServedLog:
                 "p_home": probabilities[0],
                 "p_draw": probabilities[1],
                 "p_away": probabilities[2],
-                "features": {k: (None if math.isnan(v) else v) for k, v in features.items()},  # JSON: no NaN
+                "features": features,  # NaN, which JSON has not, becomes null in the writer process
                 "cached": cached,
                 "latency_ms": latency_ms,
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -115,6 +116,9 @@ def test_log_rows_are_written_by_the_child_process_and_flushed_on_close(sqlite_u
     writer.append(log_row(5))
     writer.close()  # what is queued is written before the writer stops
     assert count_rows(engine) == 6 and writer.dropped_while_writing == 0
+    with engine.connect() as connection:
+        stored = connection.execute(select(PredictionLog.features).where(PredictionLog.match_id == 5)).scalar_one()
+    assert stored == {"elo_diff": 12.5, "market_p_home": None}
 
 
 def test_rows_the_store_refuses_are_counted_as_dropped(tmp_path) -> None:
@@ -140,7 +144,7 @@ def log_row(n: int) -> dict:
         "p_home": 0.5,
         "p_draw": 0.3,
         "p_away": 0.2,
-        "features": {},
+        "features": {"elo_diff": 12.5, "market_p_home": math.nan},  # no price: null in the stored JSON
         "cached": False,
         "latency_ms": 1.0,
     }
