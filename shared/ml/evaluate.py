@@ -21,30 +21,24 @@ import numpy as np
 import pandas as pd
 
 from shared.features.compute import FEATURE_NAMES
+from shared.ml.forecasters import (
+    ELO,
+    FREQUENCIES,
+    MARKET,
+    METRIC_NAMES,
+    MODEL,
+    NO_MARKET_MODEL,
+    PRE_KICKOFF_MARKET,
+    SHORT_NAMES,
+)
 from shared.ml.metrics import score_all
 from shared.ml.predictor import softmax
 from shared.ml.train import ProgressCallback, TrainedModel, TrainParams, labelled, train_model
 
-MARKET = "market (closing)"
-PRE_KICKOFF_MARKET = "market (pre-kickoff)"
-MODEL = "model"
-NO_MARKET_MODEL = "model (no market)"
-ELO = "elo baseline"
-FREQUENCIES = "class frequencies"
-# Forecasters' names in metric keys and in the columns of BacktestReport.matches.
-SHORT_NAMES = {
-    MODEL: "model",
-    NO_MARKET_MODEL: "nomarket",
-    MARKET: "market",
-    PRE_KICKOFF_MARKET: "prekickoff",
-    ELO: "elo",
-    FREQUENCIES: "class",
-}
 BENCHMARKS = (MARKET, PRE_KICKOFF_MARKET, ELO)
 CLOSING_COLUMNS = ["closing_p_home", "closing_p_draw", "closing_p_away"]
 PRE_KICKOFF_COLUMNS = ["market_p_home", "market_p_draw", "market_p_away"]
 PRICE_COLUMNS = [f"{kind}_price_{outcome}" for kind in ("best", "closing") for outcome in ("home", "draw", "away")]
-METRIC_NAMES = ("rps", "log_loss", "brier", "accuracy")
 OUTCOME_LABELS = ("home", "draw", "away")
 
 

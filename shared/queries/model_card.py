@@ -1,26 +1,39 @@
 """The champion's model card: versions, its evaluation beside the market and Elo, the plots of its run.
 
-Everything comes from MLflow. Aliases are resolved on every request by the fast paths of
-shared.serving.aliases (REST or the local SQLite store, a few ms); what a version's run logged never
-changes, so the card of a (champion, challenger) pair and each plot are built once per process.
-`mlflow` and the evaluation module are imported on the first card only: the local runtime imports
-every function at start and should not pay for them there.
+Everything comes from MLflow's public API. Aliases are resolved on every request by
+shared.serving.aliases (over REST, or once per change of the local store's files); what a version's run logged never
+changes, so a version's record, the card of a (champion, challenger) pair and each plot are fetched
+once per process. Like the aliases, records and plots come over MLflow's REST API from a tracking
+server, and from `MlflowClient` for any other store: in this process when it has imported mlflow
+already, else in a child interpreter (`python -m shared.queries.model_card`). mlflow would keep
+~150 MB resident in a function whose other needs take ~80 MB.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import tempfile
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal, NamedTuple
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, Field
 
-from shared.serving.aliases import AliasUnresolved, RegistryUnreachable, redacted, resolve
-
-if TYPE_CHECKING:
-    from mlflow import MlflowClient
+from shared.ml.forecasters import METRIC_NAMES, SHORT_NAMES
+from shared.serving.aliases import (
+    VERSION_PATH,
+    AliasUnresolved,
+    RegistryUnreachable,
+    ask_child,
+    is_server,
+    redacted,
+    resolve,
+    rest_get,
+    unreachable,
+)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -62,6 +75,15 @@ class ModelCard(BaseModel):
     plots: list[str] = Field(description="paths of the evaluation plots (PNG) of the champion's run")
 
 
+class Logged(NamedTuple):
+    """What MLflow holds about a registered version and its run."""
+
+    card: VersionCard
+    metrics: dict[str, float]
+    params: dict[str, str]
+    artifact_uri: str
+
+
 class ModelCards:
     """Cards and plots per process, keyed by the versions they describe."""
 
@@ -70,6 +92,7 @@ class ModelCards:
         self.model_name = model_name
         self._cards: dict[tuple[str, str | None], ModelCard] = {}
         self._plots: dict[tuple[str, str], bytes] = {}
+        self._logged: dict[str, Logged] = {}
         self._lock = threading.Lock()
 
     def card(self) -> ModelCard:
@@ -104,31 +127,20 @@ class ModelCards:
         except AliasUnresolved:
             return None
 
-    def _client(self) -> MlflowClient:
-        from mlflow import MlflowClient
-
-        return MlflowClient(self.tracking_uri, self.tracking_uri)
-
-    def _version(self, number: str) -> tuple[VersionCard, dict[str, float], dict[str, str]]:
-        try:
-            client = self._client()
-            version = client.get_model_version(self.model_name, number)
-            run = client.get_run(version.run_id)
-        except Exception as exc:  # the registry answered for the alias a moment ago: it went away
-            message = f"MLflow at {self.tracking_uri}: {type(exc).__name__}: {exc}"
-            raise RegistryUnreachable(redacted(message, self.tracking_uri)) from None
-        created = version.creation_timestamp
-        card = VersionCard(
-            version=str(version.version),
-            run_id=version.run_id or "",
-            created_at=datetime.fromtimestamp(created / 1000, UTC) if created else None,
-            tags=dict(version.tags),
-        )
-        return card, dict(run.data.metrics), dict(run.data.params)
+    def _version(self, number: str) -> Logged:
+        if number not in self._logged:
+            if is_server(self.tracking_uri):
+                record = _record_over_rest(self.tracking_uri, self.model_name, number)
+            elif "mlflow" in sys.modules:  # paid for already: the client answers at once
+                record = _record_with_client(self.tracking_uri, self.model_name, number)
+            else:
+                record = _ask_child(self.tracking_uri, RECORD, self.model_name, number)
+            self._logged[number] = _logged(record)
+        return self._logged[number]
 
     def _build(self, champion: str, challenger: str | None) -> ModelCard:
-        card, metrics, params = self._version(champion)
-        challenger_card = self._version(challenger)[0] if challenger is not None else None
+        card, metrics, params, _ = self._version(champion)
+        challenger_card = self._version(challenger).card if challenger is not None else None
         plots = [f"/model/card/plots/{name}" for name in PLOTS]
 
         def metric(name: str) -> float | None:
@@ -149,23 +161,129 @@ class ModelCards:
         )
 
     def _download(self, version: str, artifact: str) -> bytes:
-        import mlflow.artifacts
+        logged = self._version(version)
+        proxied = urlsplit(logged.artifact_uri)
+        if is_server(self.tracking_uri) and proxied.scheme == "mlflow-artifacts" and not proxied.netloc:
+            # the server's artifact proxy (`mlflow server --serve-artifacts`, every deployment here)
+            path = quote(f"{ARTIFACTS_PATH}/{proxied.path.strip('/')}/{artifact}")
+            response = rest_get(self.tracking_uri, path)
+            if response.status_code == 200:
+                return response.content
+            missing = f"answered {response.status_code}"
+        else:
+            with tempfile.TemporaryDirectory() as scratch:
+                try:
+                    if "mlflow" in sys.modules:
+                        path = _artifact_with_client(self.tracking_uri, logged.card.run_id, artifact, scratch)
+                    else:
+                        answer = _ask_child(self.tracking_uri, ARTIFACT, logged.card.run_id, artifact, scratch)
+                        path = answer["path"]
+                    return Path(path).read_bytes()
+                except FileNotFoundError as exc:
+                    missing = str(exc)
+        raise FileNotFoundError(f"version {version} has no {artifact} in its run: {missing}")
 
-        run_id = self._version(version)[0].run_id
-        with tempfile.TemporaryDirectory() as scratch:
-            try:
-                path = mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path=artifact, dst_path=scratch, tracking_uri=self.tracking_uri
-                )
-            except Exception as exc:
-                raise FileNotFoundError(f"version {version} has no {artifact} in its run: {exc}") from None
-            return Path(path).read_bytes()
+
+RUN_PATH = "/api/2.0/mlflow/runs/get"
+# where a server with --serve-artifacts proxies `mlflow-artifacts:/<path>`
+ARTIFACTS_PATH = "/api/2.0/mlflow-artifacts/artifacts"
+RECORD, ARTIFACT = "record", "artifact"  # what a child interpreter is asked
+
+
+def _logged(record: dict[str, Any]) -> Logged:
+    """A version's record (as _record_over_rest and _record_with_client give it) as the card wants it."""
+    created = record["created"]
+    card = VersionCard(
+        version=record["version"],
+        run_id=record["run_id"],
+        created_at=datetime.fromtimestamp(int(created) / 1000, UTC) if created else None,
+        tags=record["tags"],
+    )
+    metrics = {key: float(value) for key, value in record["metrics"].items()}
+    return Logged(card, metrics, record["params"], record["artifact_uri"])
+
+
+def _answer(tracking_uri: str, path: str, params: dict[str, str]) -> dict[str, Any]:
+    response = rest_get(tracking_uri, path, params)
+    if response.status_code != 200:  # the registry answered for the alias a moment ago: it went away
+        raise unreachable(tracking_uri, f"answered {response.status_code} to {path}")
+    return response.json()
+
+
+def _record_over_rest(tracking_uri: str, name: str, number: str) -> dict[str, Any]:
+    version = _answer(tracking_uri, VERSION_PATH, {"name": name, "version": number})["model_version"]
+    run = _answer(tracking_uri, RUN_PATH, {"run_id": version.get("run_id") or ""})["run"]
+    data = run.get("data", {})
+    return {
+        "version": str(version["version"]),
+        "run_id": version.get("run_id") or "",
+        "created": version.get("creation_timestamp"),
+        "tags": {tag["key"]: tag["value"] for tag in version.get("tags", [])},
+        "metrics": {metric["key"]: metric["value"] for metric in data.get("metrics", [])},
+        "params": {param["key"]: param["value"] for param in data.get("params", [])},
+        "artifact_uri": run["info"].get("artifact_uri") or "",
+    }
+
+
+def _record_with_client(tracking_uri: str, name: str, number: str) -> dict[str, Any]:
+    from mlflow import MlflowClient
+
+    try:
+        client = MlflowClient(tracking_uri, tracking_uri)
+        version = client.get_model_version(name, number)
+        run = client.get_run(version.run_id)
+    except Exception as exc:  # the registry answered for the alias a moment ago: it went away
+        message = f"MLflow at {tracking_uri}: {type(exc).__name__}: {exc}"
+        raise RegistryUnreachable(redacted(message, tracking_uri)) from None
+    return {
+        "version": str(version.version),
+        "run_id": version.run_id or "",
+        "created": version.creation_timestamp,
+        "tags": dict(version.tags),
+        "metrics": dict(run.data.metrics),
+        "params": dict(run.data.params),
+        "artifact_uri": run.info.artifact_uri or "",
+    }
+
+
+def _artifact_with_client(tracking_uri: str, run_id: str, artifact: str, scratch: str) -> str:
+    """The downloaded file's path; FileNotFoundError with MLflow's reason when it cannot be had."""
+    import mlflow.artifacts
+
+    try:
+        return mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=artifact, dst_path=scratch, tracking_uri=tracking_uri
+        )
+    except Exception as exc:
+        raise FileNotFoundError(str(exc)) from None
+
+
+def _ask_child(tracking_uri: str, kind: str, *args: str) -> dict[str, Any]:
+    answer = ask_child(__name__, tracking_uri, kind, tracking_uri, *args)
+    if "unreachable" in answer:
+        raise RegistryUnreachable(answer["unreachable"])
+    if "missing" in answer:
+        raise FileNotFoundError(answer["missing"])
+    return answer
+
+
+def _answer_as_child(kind: str, tracking_uri: str, *args: str) -> None:
+    """`python -m shared.queries.model_card record URI NAME VERSION` (the version's record) or
+    `... artifact URI RUN_ID ARTIFACT DIR` (the path it was downloaded to): one JSON line on stdout."""
+    try:
+        if kind == RECORD:
+            answer = _record_with_client(tracking_uri, *args)
+        else:
+            answer = {"path": _artifact_with_client(tracking_uri, *args)}
+    except RegistryUnreachable as unreachable:
+        answer = {"unreachable": str(unreachable)}
+    except FileNotFoundError as missing:
+        answer = {"missing": str(missing)}
+    print(json.dumps(answer))
 
 
 def scores_from_metrics(metrics: dict[str, float]) -> list[ForecasterScore]:
     """Rows of the backtest's score table back from its flat `test_<forecaster>_<metric>[_<league>]` metrics."""
-    from shared.ml.evaluate import METRIC_NAMES, SHORT_NAMES
-
     forecaster_of = {short: label for label, short in SHORT_NAMES.items()}
     rows: dict[tuple[str, str], dict[str, float]] = {}
     for name, value in metrics.items():
@@ -192,3 +310,7 @@ def _parse(name: str, forecaster_of: dict[str, str], metric_names: tuple[str, ..
             if tail.startswith(f"{metric}_"):
                 return label, metric, tail.removeprefix(f"{metric}_")
     return None
+
+
+if __name__ == "__main__":
+    _answer_as_child(*sys.argv[1:])

@@ -94,14 +94,20 @@ def _rest_options(tracking_uri: str) -> dict[str, object]:
     return options
 
 
-def _over_rest(tracking_uri: str, path: str, params: dict[str, str]) -> VersionRef:
+def rest_get(tracking_uri: str, path: str, params: dict[str, str] | None = None) -> Any:
+    """A GET of MLflow's REST API on the tracking server, with the credentials MlflowClient would send
+    (an httpx.Response); RegistryUnreachable when the server does not answer."""
     import httpx
 
     url = _without_user_info(tracking_uri).rstrip("/") + path
     try:
-        response = httpx.get(url, params=params, timeout=TIMEOUT_S, **_rest_options(tracking_uri))  # type: ignore[arg-type]
+        return httpx.get(url, params=params, timeout=TIMEOUT_S, **_rest_options(tracking_uri))  # type: ignore[arg-type]
     except httpx.HTTPError as exc:
-        raise _unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
+        raise unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
+
+
+def _over_rest(tracking_uri: str, path: str, params: dict[str, str]) -> VersionRef:
+    response = rest_get(tracking_uri, path, params)
     if response.status_code == 200:
         version = response.json()["model_version"]
         return VersionRef(
@@ -113,7 +119,7 @@ def _over_rest(tracking_uri: str, path: str, params: dict[str, str]) -> VersionR
         code = ""
     if code in MISSING_CODES:
         raise AliasUnresolved(code)
-    raise _unreachable(tracking_uri, f"answered {response.status_code} {code}".rstrip())
+    raise unreachable(tracking_uri, f"answered {response.status_code} {code}".rstrip())
 
 
 def _without_user_info(uri: str) -> str:
@@ -186,18 +192,20 @@ def _store_stamp(tracking_uri: str) -> tuple[int, ...]:
     return tuple(stamp) if stamp[0] != -1 else ()
 
 
-def _ask_child(tracking_uri: str, name: str, kind: str, value: str) -> VersionRef:
-    """MlflowClient's answer from a child interpreter (see the module docstring)."""
+def ask_child(module: str, tracking_uri: str, *args: str) -> dict[str, Any]:
+    """The JSON line `python -m module *args` prints last: MlflowClient's answer from a child interpreter
+    (see the module docstring); RegistryUnreachable when the child could not answer at all."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", __name__, tracking_uri, name, kind, value],
-            capture_output=True,
-            text=True,
-            timeout=CHILD_TIMEOUT_S,
+            [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=CHILD_TIMEOUT_S
         )
-        answer = json.loads(done.stdout.strip().splitlines()[-1])
+        return json.loads(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
-        raise _unreachable(tracking_uri, "could not be asked (the registry lookup process failed)") from None
+        raise unreachable(tracking_uri, "could not be asked (the registry lookup process failed)") from None
+
+
+def _ask_child(tracking_uri: str, name: str, kind: str, value: str) -> VersionRef:
+    answer = ask_child(__name__, tracking_uri, tracking_uri, name, kind, value)
     if "missing" in answer:
         raise AliasUnresolved(answer["missing"])
     if "unreachable" in answer:
@@ -220,13 +228,13 @@ def _with_client(tracking_uri: str, read: Any) -> VersionRef:
     except MlflowException as exc:
         if exc.error_code in MISSING_CODES:
             raise AliasUnresolved(str(exc.error_code)) from None
-        raise _unreachable(tracking_uri, f"answered {exc.error_code}") from None
+        raise unreachable(tracking_uri, f"answered {exc.error_code}") from None
     except Exception as exc:
-        raise _unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
+        raise unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
     return VersionRef(version.name, str(version.version), version.run_id or "", version.source or "")
 
 
-def _unreachable(tracking_uri: str, what: str) -> RegistryUnreachable:
+def unreachable(tracking_uri: str, what: str) -> RegistryUnreachable:
     return RegistryUnreachable(redacted(f"MLflow at {tracking_uri} {what}", tracking_uri))
 
 

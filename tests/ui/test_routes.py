@@ -3,6 +3,9 @@ documented failures: 404/422 with a message, 503 with Retry-After when a depende
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
 
@@ -11,6 +14,8 @@ import pytest
 
 from functions.fixtures import main as fixtures_function
 from functions.model_card import main as model_card_function
+from tests.prepared import PreparedData
+from tests.services import REPO
 
 
 def get(api_url: str, path: str, **params: object) -> httpx.Response:
@@ -82,6 +87,31 @@ def test_model_card_and_plots(api_url: str) -> None:
     unknown = get(api_url, "/model/card/plots/roc")
     assert unknown.status_code == 422
     assert "'calibration'" in unknown.json()["detail"]
+
+
+# Both routes in a fresh interpreter, then the heavy modules it holds: the card must not keep mlflow (~150 MB)
+# or the training stack (~190 MB) resident for good (issue #19: every HTTP function within 100 MB).
+CARD_IN_A_FRESH_PROCESS = """
+import json, sys
+from fastapi.testclient import TestClient
+from functions.model_card.main import app
+with TestClient(app) as client:
+    answers = [client.get(path).status_code for path in ("/model/card", "/model/card/plots/calibration")]
+print(json.dumps({"answers": answers, "loaded": [m for m in ("mlflow", "lightgbm", "pandas") if m in sys.modules]}))
+"""
+
+
+def test_model_card_serves_without_importing_mlflow_or_the_training_stack(prepared_data: PreparedData) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CARD_IN_A_FRESH_PROCESS],
+        cwd=REPO,
+        env=prepared_data.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"answers": [200, 200], "loaded": []}
 
 
 def test_fixtures_without_a_batch_is_503(configure: Callable[..., None], client_for) -> None:
