@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-if TYPE_CHECKING:  # serving passes a shared.serving.booster.NativeBooster: lightgbm costs a cold start ~1 s
+if TYPE_CHECKING:
+    # serving passes a shared.serving.booster.NativeBooster: lightgbm costs a cold start ~1 s. numpy
+    # loads with the first matrix: serving one row at a time (predict_one) never needs it.
     import lightgbm as lgb
+    import numpy as np
 
 MARKET_COLUMNS = ("market_p_home", "market_p_draw", "market_p_away", "market_overround")
 ELO_COLUMN = "elo_diff"
@@ -29,6 +30,8 @@ PRE_KICKOFF, NO_MARKET = "pre-kickoff", "none"  # which path served a forecast (
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -46,6 +49,8 @@ def without_market(feature_names: Sequence[str]) -> list[str]:
 
 def priced_rows(matrix: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
     """Rows with all three pre-kickoff probabilities: the market path serves them."""
+    import numpy as np
+
     market = matrix[:, [list(feature_names).index(c) for c in MARKET_COLUMNS[:3]]]
     return ~np.isnan(market).any(axis=1)
 
@@ -61,6 +66,8 @@ class LinearBaseline:
 
     def log_proba_of(self, values: np.ndarray) -> np.ndarray:
         """`values`: (n, len(columns)) in the order of `columns`."""
+        import numpy as np
+
         scores = values @ np.asarray(self.coefficients).T + np.asarray(self.intercepts)
         return np.log(softmax(scores))
 
@@ -101,6 +108,8 @@ def base_margin(
 ) -> np.ndarray:
     """Log-probabilities the trees start from: the market where priced, else the baseline (computed
     for the unpriced rows only: a served request is one row, and usually priced)."""
+    import numpy as np
+
     if not use_market:
         return baseline.log_proba(matrix, feature_names)
     market = matrix[:, [list(feature_names).index(c) for c in MARKET_COLUMNS[:3]]]
@@ -149,6 +158,8 @@ class Predictor:
         return self.tree_weight * self.booster.predict(matrix, raw_score=True) + margin
 
     def _own_probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         probabilities = softmax(self._own_scores(matrix) / self.temperature)
         if self._market_only:
             priced = priced_rows(matrix, self.feature_names)
@@ -158,6 +169,8 @@ class Predictor:
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities of home win, draw, away win for rows in `feature_names` order."""
+        import numpy as np
+
         if self.no_market is None or not self.use_market_margin:
             return self._own_probabilities(matrix)
         priced = priced_rows(matrix, self.feature_names)
@@ -187,10 +200,16 @@ class Predictor:
         if self.tree_weight == 0.0:
             scores = margin
         else:
-            values = np.array([[row.get(name, math.nan) for name in self.feature_names]], dtype=np.float64)
-            trees = self.booster.predict(values, raw_score=True)[0].tolist()
+            trees = self._tree_scores_of_row([row.get(name, math.nan) for name in self.feature_names])
             scores = [self.tree_weight * tree + m for tree, m in zip(trees, margin, strict=True)]
         return _softmax_row([score / self.temperature for score in scores])
+
+    def _tree_scores_of_row(self, values: list[float]) -> list[float]:
+        if hasattr(self.booster, "raw_scores_of_row"):  # serving's C API booster: no numpy
+            return self.booster.raw_scores_of_row(values)
+        import numpy as np
+
+        return self.booster.predict(np.array([values], dtype=np.float64), raw_score=True)[0].tolist()
 
     def paths(self, matrix: np.ndarray) -> list[str]:
         """Which path serves each row: `pre-kickoff` (priced) or `none`."""
@@ -199,6 +218,8 @@ class Predictor:
         return [PRE_KICKOFF if priced else NO_MARKET for priced in priced_rows(matrix, self.feature_names)]
 
     def matrix(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
+        import numpy as np
+
         return np.array([[row.get(name, np.nan) for name in self.feature_names] for row in rows], dtype=np.float64)
 
     def predict_proba(self, rows: Sequence[dict[str, float]]) -> np.ndarray:
