@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from shared.processes import REPO
 
 # Backends the tests choose themselves; an empty value means the embedded default.
 BACKEND_VARIABLES = ("DATABASE_URL", "S3_ENDPOINT", "MLFLOW_TRACKING_URI", "REDIS_URL", "AMQP_URL", "SELENOID_URL")
@@ -34,3 +40,12 @@ class PreparedData:
             "T2B_MODEL_NAME": self.model_name,
             **overrides,
         }
+
+    def run_fresh(self, code: str, timeout_s: float = 300) -> Any:
+        """The JSON `code` prints last, run in a fresh interpreter on this data directory: what a function's
+        own process imports and keeps, without the test process's modules."""
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env=self.env(), capture_output=True, text=True, timeout=timeout_s
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])

@@ -5,17 +5,13 @@ booster and on the C API one serving loads."""
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 
 import lightgbm as lgb
 import numpy as np
 import pytest
 
 from shared.ml.predictor import MARKET_COLUMNS, LinearBaseline, Predictor, without_market
-from shared.processes import REPO
 from shared.serving.booster import NativeBooster
 
 FEATURES = ["elo_diff", "odds_supremacy", "form_home", *MARKET_COLUMNS]
@@ -123,15 +119,6 @@ print(json.dumps({"markets": [a.get("market") for a in answers], "sums": sums, "
 
 
 def test_predict_serves_without_numpy_or_the_training_stack(prepared_data) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PREDICT_IN_A_FRESH_PROCESS],
-        cwd=REPO,
-        env=prepared_data.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    answer = prepared_data.run_fresh(PREDICT_IN_A_FRESH_PROCESS)
     assert answer["markets"] == ["none", "pre-kickoff", "none"] and answer["loaded"] == []
     assert all(abs(total - 1.0) < 1e-9 for total in answer["sums"])

@@ -3,9 +3,6 @@ documented failures: 404/422 with a message, 503 with Retry-After when a depende
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime
 
@@ -15,7 +12,6 @@ import pytest
 from functions.fixtures import main as fixtures_function
 from functions.model_card import main as model_card_function
 from tests.prepared import PreparedData
-from tests.services import REPO
 
 
 def get(api_url: str, path: str, **params: object) -> httpx.Response:
@@ -102,16 +98,7 @@ print(json.dumps({"answers": answers, "loaded": [m for m in ("mlflow", "lightgbm
 
 
 def test_model_card_serves_without_importing_mlflow_or_the_training_stack(prepared_data: PreparedData) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", CARD_IN_A_FRESH_PROCESS],
-        cwd=REPO,
-        env=prepared_data.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"answers": [200, 200], "loaded": []}
+    assert prepared_data.run_fresh(CARD_IN_A_FRESH_PROCESS) == {"answers": [200, 200], "loaded": []}
 
 
 def test_fixtures_without_a_batch_is_503(configure: Callable[..., None], client_for) -> None:
