@@ -20,7 +20,7 @@ from shared.features.offline import build_feature_table, pre_match_quotes, timin
 from shared.features.params import FeatureParams
 from shared.ml.data import table_bytes
 from shared.ml.predictor import Predictor
-from shared.serving.batch_lookup import LATEST_POINTER
+from shared.serving.batch_lookup import LATEST_POINTER, SERVED_COLUMNS, served_rows_key
 from shared.storage import ObjectStore
 
 
@@ -89,10 +89,19 @@ def _pre_match_prices(odds: pa.Table, match_ids: list[int]) -> dict[int, tuple[f
     return {int(i): (q.home, q.draw, q.away) for i, q in zip(quotes.index, quotes.itertuples(), strict=True)}
 
 
+def served_rows(predictions: pd.DataFrame) -> bytes:
+    """The columns the lookup functions serve, as JSON rows (timestamps in ISO 8601, missing as null)."""
+    served = predictions[SERVED_COLUMNS].astype(object)
+    records = served.where(served.notna(), None).to_dict("records")
+    return json.dumps(records, default=lambda moment: moment.isoformat()).encode()
+
+
 def write_batch(store: ObjectStore, predictions: pd.DataFrame, day: datetime) -> str:
-    """Write the batch, then move the pointer: a reader never follows it to a missing object."""
-    key = batch_key(day)
+    """Write the batch and its served rows, then move the pointer: a reader never follows it to a
+    missing object."""
+    key, rows_key = batch_key(day), served_rows_key(batch_key(day))
     store.put_bytes(key, table_bytes(predictions), content_type="application/vnd.apache.parquet")
-    pointer = {"key": key, "rows": len(predictions), "written_at": datetime.now(UTC).isoformat()}
+    store.put_bytes(rows_key, served_rows(predictions), content_type="application/json")
+    pointer = {"key": key, "rows_key": rows_key, "rows": len(predictions), "written_at": datetime.now(UTC).isoformat()}
     store.put_bytes(LATEST_POINTER, json.dumps(pointer).encode(), content_type="application/json")
     return key

@@ -1,15 +1,13 @@
 """Upcoming matches with the latest batch scoring's probabilities, filtered by league and kick-off dates.
 
-The batch is one parquet file behind `predictions/batch/latest.json`; it is read again only when the
-pointer moves, and the pointer is looked at no more often than every `refresh_s`. Its rows are kept
-as Python values sorted by kick-off, and a request's dates are found by bisection: a few thousand rows
-need no Arrow compute, whose Python-to-Arrow conversions import pandas (shared.serving.batch_lookup).
+The batch's served rows (shared.serving.batch_lookup.BatchPointer) are read again only when the
+pointer moves, and the pointer is looked at no more often than every `refresh_s`. They are kept sorted
+by kick-off, and a request's dates are found by bisection: a few thousand rows need no dataframe.
 """
 
 from __future__ import annotations
 
 import bisect
-import json
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -18,23 +16,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.errors import InvalidInput
-from shared.serving.batch_lookup import LATEST_POINTER, BatchUnavailable, read_batch
+from shared.serving.batch_lookup import BatchPointer
 from shared.serving.schemas import ModelRef, Probabilities
-from shared.storage import ObjectNotFound, ObjectStore
+from shared.storage import ObjectStore
 
-COLUMNS = [
-    "match_id",
-    "league",
-    "season",
-    "kickoff_utc",
-    "home_team",
-    "away_team",
-    "p_home",
-    "p_draw",
-    "p_away",
-    "model_name",
-    "model_version",
-]
 MAX_LIMIT = 2000
 
 
@@ -64,7 +49,7 @@ class LatestBatch:
     def __init__(self, store: ObjectStore, refresh_s: float = 30.0) -> None:
         self._store = store
         self._refresh_s = refresh_s
-        self._key: str | None = None
+        self._pointer: BatchPointer | None = None
         self._rows: list[dict[str, Any]] = []
         self._kickoffs: list[datetime] = []  # the rows' kick-offs in UTC, for bisection
         self._checked_at = float("-inf")
@@ -72,21 +57,18 @@ class LatestBatch:
 
     def current(self) -> tuple[str, list[dict[str, Any]], list[datetime]]:
         with self._lock:
-            if self._key is None or time.monotonic() - self._checked_at >= self._refresh_s:
+            if self._pointer is None or time.monotonic() - self._checked_at >= self._refresh_s:
                 self._reload()
-            assert self._key is not None
-            return self._key, self._rows, self._kickoffs
+            assert self._pointer is not None
+            return self._pointer.key, self._rows, self._kickoffs
 
     def _reload(self) -> None:
-        try:
-            key = json.loads(self._store.get_bytes(LATEST_POINTER))["key"]
-        except ObjectNotFound:
-            raise BatchUnavailable("no batch predictions yet: run `t2b score`") from None
-        if key != self._key:
-            rows = read_batch(self._store.get_bytes(key), COLUMNS)
+        pointer = BatchPointer.read(self._store)
+        if pointer != self._pointer:  # a new batch, or the same day's re-scored on match-day news
+            rows = pointer.rows(self._store)
             rows.sort(key=lambda row: (_utc(row["kickoff_utc"]), row["match_id"]))
             self._rows, self._kickoffs = rows, [_utc(row["kickoff_utc"]) for row in rows]
-            self._key = key
+            self._pointer = pointer
         self._checked_at = time.monotonic()
 
 

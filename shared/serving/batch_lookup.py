@@ -1,10 +1,17 @@
-"""Precomputed predictions: the latest batch-scoring parquet, indexed by match id in process."""
+"""Precomputed predictions: the latest batch scoring, indexed by match id in process.
+
+A batch is a parquet file (every column, features included: for analysis and drift) and, beside it, the
+columns the lookups serve as JSON rows (`rows_key` in the pointer). The lookup functions read the JSON:
+a parquet reader (pyarrow and the numpy it loads, ~45 MB resident) is more than a few thousand rows of
+a dozen columns need. A batch written before the JSON rows existed is read from its parquet.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +23,23 @@ from shared.storage import ObjectNotFound, ObjectStore
 
 LATEST_POINTER = "predictions/batch/latest.json"
 BATCH_RETRY_AFTER_SECONDS = 60  # scoring runs hourly on match days; a minute is a fair first wait
+# what the lookups serve, and so what the JSON rows carry; the timestamps as ISO 8601 (None: unknown)
+SERVED_COLUMNS = [
+    "match_id",
+    "league",
+    "season",
+    "kickoff_utc",
+    "home_team",
+    "away_team",
+    "p_home",
+    "p_draw",
+    "p_away",
+    "model_name",
+    "model_version",
+    "features_as_of",
+    "inputs_fetched_at",
+]
+SERVED_TIMESTAMPS = ("kickoff_utc", "features_as_of", "inputs_fetched_at")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
@@ -43,6 +67,40 @@ class BatchUnavailable(Unavailable):
         super().__init__(message, retry_after_seconds=BATCH_RETRY_AFTER_SECONDS)
 
 
+def served_rows_key(key: str) -> str:
+    """Where the JSON rows of the batch at `key` (a .parquet) are written."""
+    return key.removesuffix(".parquet") + ".rows.json"
+
+
+@dataclass(frozen=True)
+class BatchPointer:
+    """`predictions/batch/latest.json`: the batch's key, when it was written (a same-day re-score keeps
+    the key), and its JSON rows' key (absent for batches written before them)."""
+
+    key: str
+    written_at: str | None
+    rows_key: str | None
+
+    @classmethod
+    def read(cls, store: ObjectStore) -> BatchPointer:
+        try:
+            pointer = json.loads(store.get_bytes(LATEST_POINTER))
+        except ObjectNotFound:
+            raise BatchUnavailable("no batch predictions yet: run `t2b score`") from None
+        return cls(pointer["key"], pointer.get("written_at"), pointer.get("rows_key"))
+
+    def rows(self, store: ObjectStore) -> list[dict[str, Any]]:
+        """The served columns of every row, timestamps as datetimes."""
+        if self.rows_key is None:
+            return read_batch(store.get_bytes(self.key), SERVED_COLUMNS)
+        rows = json.loads(store.get_bytes(self.rows_key))
+        for row in rows:
+            for column in SERVED_TIMESTAMPS:
+                if row[column] is not None:
+                    row[column] = datetime.fromisoformat(row[column])
+        return rows
+
+
 class BatchPredictions:
     """Re-reads the pointer every `refresh_s`; loads a batch file only when the pointer moved.
 
@@ -52,22 +110,16 @@ class BatchPredictions:
     def __init__(self, store: ObjectStore, refresh_s: float = 30.0) -> None:
         self._store = store
         self._refresh_s = refresh_s
-        self._key: str | None = None
-        self._written_at: str | None = None
+        self._pointer: BatchPointer | None = None
         self._rows: dict[int, BatchPrediction] = {}
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
 
     def _refresh(self) -> None:
-        try:
-            pointer = json.loads(self._store.get_bytes(LATEST_POINTER))
-        except ObjectNotFound:
-            raise BatchUnavailable("no batch predictions yet: run `t2b score`") from None
-        key, written_at = pointer["key"], pointer.get("written_at")
-        if (key, written_at) != (self._key, self._written_at):
-            rows = read_batch(self._store.get_bytes(key))
-            self._rows = {row["match_id"]: _prediction(row, key) for row in rows}
-            self._key, self._written_at = key, written_at
+        pointer = BatchPointer.read(self._store)
+        if pointer != self._pointer:
+            self._rows = {row["match_id"]: _prediction(row, pointer.key) for row in pointer.rows(self._store)}
+            self._pointer = pointer
         self._checked_at = time.monotonic()
 
     def get(self, match_id: int) -> BatchPrediction:
@@ -78,14 +130,15 @@ class BatchPredictions:
         try:
             return self._rows[match_id]
         except KeyError:
+            assert self._pointer is not None  # a refresh found one, or raised
             raise NotInBatch(
-                f"match {match_id} is not in the latest batch ({self._key}); batch scoring covers scheduled "
+                f"match {match_id} is not in the latest batch ({self._pointer.key}); batch scoring covers scheduled "
                 "matches only — use POST /predict for others"
             ) from None
 
 
-def read_batch(data: bytes, columns: list[str] | None = None) -> list[dict[str, Any]]:
-    """The rows of a batch-scoring parquet (`columns` of it, or all) as Python values.
+def read_batch(data: bytes, columns: list[str]) -> list[dict[str, Any]]:
+    """The rows of a batch-scoring parquet (`columns` of it) as Python values.
 
     Timestamps are read as integers and made datetimes here (UTC, or naive for a naive column): Arrow's
     own conversion of a tz-aware timestamp, like any Python value turned into Arrow, imports pandas,
