@@ -147,7 +147,9 @@ def read_batch(data: bytes, columns: list[str]) -> list[dict[str, Any]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.ParquetFile(pa.BufferReader(data)).read(columns=columns)
+    batch = pq.ParquetFile(pa.BufferReader(data))
+    # a batch older than a column (inputs_fetched_at came with match day) is read without it
+    table = batch.read(columns=[column for column in columns if column in batch.schema_arrow.names])
     values: dict[str, list[Any]] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_timestamp(column.type):

@@ -181,8 +181,12 @@ def test_when_the_dead_letter_sink_fails_too_the_event_is_kept_in_the_broker_dlq
         while queue_depths(amqp_url, routing)["t2b.broker.api.dlq"] or not _ok_after_outage(subscribers):
             assert time.monotonic() < deadline, "the broker DLQ never drained into the dead-letter service"
             time.sleep(0.05)
+        # every queue empty while the dispatcher still runs: a copy in flight between the retry and dead-letter
+        # queues (its ack not yet counted) on a loaded machine is not a loss
+        while any(queue_depths(amqp_url, routing).values()):
+            assert time.monotonic() < deadline + 10, f"left in the broker: {queue_depths(amqp_url, routing)}"
+            time.sleep(0.05)
     publisher.close()
-    assert all(depth == 0 for depth in queue_depths(amqp_url, routing).values())
 
 
 def _ok_after_outage(subscribers: Subscribers) -> bool:

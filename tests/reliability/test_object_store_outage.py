@@ -38,6 +38,8 @@ def seed_bucket() -> None:
     batch = pd.DataFrame(
         {
             "match_id": [MATCH_ID],
+            "league": ["E0"],
+            "season": ["2021-2022"],
             "home_team": ["Arsenal"],
             "away_team": ["Everton"],
             "kickoff_utc": [pd.Timestamp(KICKOFF)],
@@ -47,6 +49,7 @@ def seed_bucket() -> None:
             "model_name": ["outcome"],
             "model_version": ["1"],
             "features_as_of": [pd.Timestamp(KICKOFF)],
+            "inputs_fetched_at": [pd.NaT],
         }
     )
     store = get_store()  # creates the bucket: a restarted moto comes back empty

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shared.ml.score import write_batch
+from shared.ml.data import table_bytes
+from shared.ml.score import batch_key, write_batch
 from shared.queries.fixtures import LatestBatch, fixtures
 from shared.serving.batch_lookup import LATEST_POINTER, SERVED_COLUMNS, BatchPointer, BatchPredictions
 from shared.storage import LocalObjectStore
@@ -97,3 +98,13 @@ print(json.dumps({"found": len(listed), "lookup": looked_up.status_code, "loaded
 
 def test_lookup_functions_serve_without_a_parquet_reader(prepared_data) -> None:
     assert prepared_data.run_fresh(LOOKUPS_IN_A_FRESH_PROCESS) == {"found": 1, "lookup": 200, "loaded": []}
+
+
+def test_a_batch_older_than_a_served_column_is_still_served(tmp_path: Path) -> None:
+    """Written before match day added inputs_fetched_at, and before the JSON rows: its parquet answers."""
+    store = LocalObjectStore(tmp_path / "objects")
+    key = batch_key(DAY)
+    store.put_bytes(key, table_bytes(scored(0.5).drop(columns=["inputs_fetched_at"])))
+    store.put_bytes(LATEST_POINTER, json.dumps({"key": key, "rows": 2, "written_at": DAY.isoformat()}).encode())
+    served = BatchPredictions(store).get(12)
+    assert served.probabilities.away == 0.29 and served.inputs_fetched_at is None
