@@ -21,7 +21,7 @@ from shared.processes import (  # noqa: F401  (the fixtures' helpers, re-exporte
     wait_for_port,
 )
 
-SHARED_KIT = REPO.parent / "shared"  # the team's reference kit: real data and upstream schemas
+SHARED_KIT = REPO.parent / "shared"  # the team's reference kit: only the full-data tests read it, and skip without it
 
 
 def in_ci() -> bool:

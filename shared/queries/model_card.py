@@ -28,6 +28,7 @@ from shared.serving.aliases import (
     AliasUnresolved,
     RegistryUnreachable,
     ask_child,
+    client_in_process,
     is_server,
     redacted,
     resolve,
@@ -131,7 +132,7 @@ class ModelCards:
         if number not in self._logged:
             if is_server(self.tracking_uri):
                 record = _record_over_rest(self.tracking_uri, self.model_name, number)
-            elif "mlflow" in sys.modules:  # paid for already: the client answers at once
+            elif client_in_process():
                 record = _record_with_client(self.tracking_uri, self.model_name, number)
             else:
                 record = _ask_child(self.tracking_uri, RECORD, self.model_name, number)
@@ -173,7 +174,7 @@ class ModelCards:
         else:
             with tempfile.TemporaryDirectory() as scratch:
                 try:
-                    if "mlflow" in sys.modules:
+                    if client_in_process():
                         path = _artifact_with_client(self.tracking_uri, logged.card.run_id, artifact, scratch)
                     else:
                         answer = _ask_child(self.tracking_uri, ARTIFACT, logged.card.run_id, artifact, scratch)

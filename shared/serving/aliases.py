@@ -157,8 +157,14 @@ class _LocalAnswers:
 _LOCAL_ANSWERS = _LocalAnswers()
 
 
+def client_in_process() -> bool:
+    """True when this process has imported mlflow already: its MlflowClient answers at once, where a
+    child interpreter would import mlflow again."""
+    return "mlflow" in sys.modules
+
+
 def _from_local_store(tracking_uri: str, name: str, kind: str, value: str) -> VersionRef:
-    if "mlflow" in sys.modules:  # paid for already: the client answers at once
+    if client_in_process():
         return _with_client(tracking_uri, _reader(name, kind, value))
     question, stamp = (tracking_uri, name, kind, value), _store_stamp(tracking_uri)
     known = _LOCAL_ANSWERS.get(question, stamp) if stamp else None

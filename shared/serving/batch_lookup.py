@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,8 +40,6 @@ SERVED_COLUMNS = [
     "inputs_fetched_at",
 ]
 SERVED_TIMESTAMPS = ("kickoff_utc", "features_as_of", "inputs_fetched_at")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
 
 class BatchPrediction(BaseModel):
@@ -138,33 +136,15 @@ class BatchPredictions:
 
 
 def read_batch(data: bytes, columns: list[str]) -> list[dict[str, Any]]:
-    """The rows of a batch-scoring parquet (`columns` of it) as Python values.
-
-    Timestamps are read as integers and made datetimes here (UTC, or naive for a naive column): Arrow's
-    own conversion of a tz-aware timestamp, like any Python value turned into Arrow, imports pandas,
-    90 MB of resident memory for the functions serving a few thousand rows (`t2b bench serve`).
-    """
+    """The rows of a batch-scoring parquet (`columns` of it) as Python values: only for batches written
+    before their JSON rows, so Arrow's own conversion (which loads pandas for tz-aware timestamps) is
+    paid until the next scoring at most."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     batch = pq.ParquetFile(pa.BufferReader(data))
     # a batch older than a column (inputs_fetched_at came with match day) is read without it
-    table = batch.read(columns=[column for column in columns if column in batch.schema_arrow.names])
-    values: dict[str, list[Any]] = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_timestamp(column.type):
-            ticks, aware = _TICKS_PER_SECOND[column.type.unit], column.type.tz is not None
-            values[name] = [_instant(tick, ticks, aware) for tick in column.cast(pa.int64()).to_pylist()]
-        else:
-            values[name] = column.to_pylist()
-    return [dict(zip(values, row, strict=True)) for row in zip(*values.values(), strict=True)]
-
-
-def _instant(tick: int | None, ticks_per_second: int, aware: bool) -> datetime | None:
-    if tick is None:
-        return None
-    moment = _EPOCH + timedelta(microseconds=tick * 1_000_000 // ticks_per_second)
-    return moment if aware else moment.replace(tzinfo=None)
+    return batch.read(columns=[column for column in columns if column in batch.schema_arrow.names]).to_pylist()
 
 
 def _prediction(row: dict, key: str) -> BatchPrediction:
