@@ -24,7 +24,7 @@ from shared.config import Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from shared.cache import AsyncCache, Cache
+    from shared.cache import Cache
     from shared.events.bus import EventHandler
     from shared.events.dedupe import Deduper
     from shared.events.publisher import Publisher
@@ -121,12 +121,6 @@ class Services:
 
         return cache_from_settings(self.settings)
 
-    @member()  # closed by aclose(), on the loop that opened its connections
-    def async_cache(self) -> AsyncCache:
-        from shared.cache import AsyncCache
-
-        return AsyncCache(self.settings)
-
     @member(close=lambda jobs: jobs.close())
     def job_store(self) -> JobStore:
         from shared.jobs import job_store_from_settings
@@ -213,8 +207,6 @@ class Services:
 
     async def aclose(self) -> None:
         """close() from an event loop: first the loop's own Redis connections, on that loop."""
-        if self.built("async_cache"):
-            await self.async_cache.aclose()
         if self.built("deduper"):
             await self.deduper.close_async()
         self.close()

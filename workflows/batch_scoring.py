@@ -27,20 +27,20 @@ SCORE_STEP = Step(
 )
 WARM_UP_STEP = Step(
     name="cache-warm-up",
-    description="Checks the batch as prediction-lookup serves it; puts team state and answers in Redis.",
+    description="Checks the batch as prediction-lookup serves it; puts the fresh team state in Redis.",
     command=["cache", "warm", "--out", WARM_UP_SUMMARY],
     resources=SMALL,
     outputs=[
         Output("batch-key", WARM_UP_SUMMARY, "batch_key", "the batch prediction-lookup now serves"),
         Output("predictions", WARM_UP_SUMMARY, "predictions", "matches in the batch"),
-        Output("warmed", WARM_UP_SUMMARY, "warmed", "POST /predict answers put in Redis (0 without REDIS_URL)"),
+        Output("team-state-warmed", WARM_UP_SUMMARY, "team_state_warmed", "team state in Redis (false: no REDIS_URL)"),
     ],
     deadline_s=1800,
 )
 PIPELINE = Pipeline(
     name="batch-scoring",
     title="Batch scoring",
-    description="The champion scores the coming matches; prediction-lookup serves the batch, Redis is warmed.",
+    description="The champion scores the coming matches; prediction-lookup serves the batch; Redis gets the state.",
     parameters=[
         param("params", "", "a params.yaml the pod can read (features section); empty = the embedded defaults"),
         param("as-of", "", "YYYY-MM-DD: score every match after it as if unplayed; empty = scheduled matches"),

@@ -12,11 +12,11 @@ SPEC = FunctionSpec(
     kind="event",
     description=(
         "Batch-scores a day with the champion model (predictions/batch parquet and the latest pointer); "
-        "re-scores on match-day news."
+        "re-scores on match-day news and on a new champion."
     ),
     queue="ml",
     requirements="ml",
-    event_types=list(SCORING_EVENT_TYPES),  # a day's batch, and re-scoring on match-day news
+    event_types=list(SCORING_EVENT_TYPES),  # a day's batch; re-scoring on match-day news and promotions
     resources=Resources(cpu="500m", memory="1Gi", cpu_limit="2", memory_limit="2Gi"),
     # one batch at a time: each moves the same latest pointer (the Trigger's parallelism is 1 too)
     scaling=Scaling(min_scale=0, max_scale=1, target_concurrency=1, container_concurrency=1),

@@ -10,7 +10,7 @@ from shared.tasks.handler import app_services, install_http_handlers, typed_task
 SPEC = FunctionSpec(
     name="cache-ops",
     kind="event",
-    description="Cache invalidation on new matches, model promotion and explicit requests; stores async predictions.",
+    description="Cache invalidation on new matches, match news and explicit requests; stores async predictions.",
     queue="api",
     requirements="events",  # functions-framework, cloudevents, redis, prometheus-client
     event_types=list(EVENT_TYPES),

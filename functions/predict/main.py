@@ -10,6 +10,7 @@ from shared.serving.dataplane import data_plane
 from shared.serving.schemas import PredictRequest, PredictResponse
 from shared.web.app import create_function_app
 from shared.web.deps import get_services
+from shared.web.json_route import JSONBodyRoute
 
 SPEC = FunctionSpec(
     name="predict",
@@ -23,9 +24,10 @@ SPEC = FunctionSpec(
 )
 
 router = APIRouter()
+hot_path = APIRouter(route_class=JSONBodyRoute)  # FastAPI's declaration, without its per-request solving
 
 
-@router.post("/predict", response_model=PredictResponse, responses={404: {}, 422: {}, 503: {}})
+@hot_path.post("/predict", response_model=PredictResponse, responses={404: {}, 422: {}, 503: {}})
 async def predict(request: PredictRequest, services: Services = Depends(get_services)) -> Response:
     """Home/draw/away probabilities; failures are answered by the app factory's handlers."""
     # One dependency level (each costs the hot path a resolution), and serialised by pydantic-core in
@@ -40,4 +42,4 @@ async def ready(services: Services = Depends(get_services)) -> JSONResponse:
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
 
-app = create_function_app(SPEC, [router])
+app = create_function_app(SPEC, [hot_path, router])

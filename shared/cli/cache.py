@@ -11,18 +11,13 @@ from shared.cli.console import console
 
 cache_app = typer.Typer(help="The serving caches: warm them after batch scoring.", no_args_is_help=True)
 
-# Warmed answers outlive the 1 h of a request-made one: they are keyed by model version and feature vector
-# (never stale), cache-ops drops them on new results or a promotion, and the next daily scoring warms again.
-WARM_TTL_HOURS = 26.0
-
 
 @cache_app.command("warm")
 def warm_command(
-    ttl_hours: float = typer.Option(WARM_TTL_HOURS, "--ttl-hours", min=0.1, help="How long warmed answers stay."),
     out: Path | None = typer.Option(None, "--out", help="Write the warm-up summary JSON here."),
 ) -> None:
     """After batch scoring: check the newest batch as prediction-lookup serves it, then (with REDIS_URL) put
-    the fresh team state and POST /predict's answer for every match of the batch in Redis.
+    the fresh team state, which POST /predict's replicas read, in Redis.
 
     Exit 1 when the batch cannot be served (missing, unreadable, empty), 75 when Redis, the store, the
     object store or MLflow cannot be reached (a retry may pass)."""
@@ -30,16 +25,11 @@ def warm_command(
     from shared.serving.warmup import warm
 
     with Services.from_environment() as services:
-        result = warm(services, int(ttl_hours * 3600))
+        result = warm(services)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result.summary(), indent=2, sort_keys=True) + "\n")
-    redis = (
-        f"{result.warmed} answers of version {result.champion_version} warmed in Redis"
-        + (f", {result.skipped} matches not answerable" if result.skipped else "")
-        if result.champion_version is not None
-        else "REDIS_URL not set: nothing to warm"
-    )
+    redis = "team state warmed in Redis" if result.team_state_warmed else "REDIS_URL not set: nothing to warm"
     console.print(
         f"batch {result.batch_key}: {result.predictions} predictions of version {result.batch_model_version} "
         f"servable; {redis}",

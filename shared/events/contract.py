@@ -114,7 +114,7 @@ class ScoringRequested(EventData):
 
 
 class CacheInvalidate(EventData):
-    scope: Literal["predictions", "team_state", "livescores", "stats", "all"]
+    scope: Literal["team_state", "livescores", "stats", "all"]
     league: League | None = None
     reason: str = ""
 

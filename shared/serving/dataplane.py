@@ -2,11 +2,11 @@
 composed of the jobs of a prediction, each its own collaborator:
 
   match context (MatchContexts) → online features (OnlineFeatures) → model (ChampionModel)
-  → prediction cache (PredictionCache: memory, then Redis) → the log of what was served (ServedLog).
+  → answers already given (PredictionCache, in memory) → the log of what was served (ServedLog).
 
-Warm requests by team names run on the event loop (CPU work and an awaited Redis lookup: a thread
-hop would cost more than the work); the rest may wait on the database, object storage or MLflow and
-run on a worker thread. The infer function calls `predict` from its own thread.
+Warm requests by team names run on the event loop (CPU work only: a thread hop would cost more than
+the work); the rest may wait on the database, object storage or MLflow and run on a worker thread.
+The infer function calls `predict` from its own thread.
 """
 
 from __future__ import annotations
@@ -14,20 +14,17 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from shared.errors import FunctionError, outage
-from shared.features.state import FeatureState
 from shared.ml.predictor import MARKET_COLUMNS, NO_MARKET, PRE_KICKOFF
-from shared.serving.champion import ChampionModel, LoadedModel, ModelUnavailable
-from shared.serving.match_context import MatchContext, MatchContexts
+from shared.serving.champion import ChampionModel, ModelUnavailable
+from shared.serving.match_context import MatchContexts
 from shared.serving.online_features import OnlineFeatures
-from shared.serving.prediction_cache import Answer, PredictionCache, cache_key
+from shared.serving.prediction_cache import PredictionCache, cache_key
 from shared.serving.schemas import ModelRef, PredictRequest, PredictResponse, Probabilities
 from shared.serving.served_log import OUTCOMES, ServedLog
 
@@ -37,17 +34,6 @@ if TYPE_CHECKING:
 # Young collections this far apart: a request leaves few reference cycles, and with 700 (Python's
 # default) the collector ran every few requests.
 YOUNG_COLLECTION_THRESHOLD = (10_000, 10, 10)
-
-
-@dataclass(frozen=True)
-class PreparedPrediction:
-    started: float
-    match: MatchContext
-    state: FeatureState
-    features: dict[str, float]
-    model: LoadedModel
-    key: str
-    remembered: Answer | None
 
 
 class DataPlane:
@@ -75,12 +61,7 @@ class DataPlane:
             MatchContexts(services.engine),
             OnlineFeatures(services.store, services.cache, settings.team_state_cache_ttl_seconds),
             services.champion,
-            PredictionCache(
-                services.cache,
-                services.async_cache,
-                settings.prediction_memory_cache_size,
-                settings.prediction_cache_ttl_seconds,
-            ),
+            PredictionCache(settings.prediction_memory_cache_size),
             ServedLog(services.prediction_log, function),
             # process-wide collector tuning: only where this function has the interpreter to itself
             settle_heap=not services.shares_interpreter,
@@ -90,35 +71,39 @@ class DataPlane:
         """On the loop when everything the request needs is in memory, else on a worker thread."""
         if self.answers_in_memory(request):
             self.settle_heap()  # the first time everything is loaded
-            return await self.predict_on_loop(request)
+            return self.predict(request)
         return await run_in_threadpool(self.predict, request)
 
     def answers_in_memory(self, request: PredictRequest) -> bool:
-        """True when the request needs only CPU work and the Redis cache: teams named, and the team
-        directory, team state and champion loaded."""
+        """True when the request needs only CPU work: teams named, and the team directory, team state
+        and champion loaded."""
         return self.matches.in_memory(request) and self.champion.loaded_version is not None and self.features.fresh()
 
-    def prepare(self, request: PredictRequest) -> PreparedPrediction:
-        """Everything before the Redis lookup: the match, its features, the model, the key, and the
-        answer this process already remembers for that key, if any."""
+    def predict(self, request: PredictRequest) -> PredictResponse:
+        """The answer this process gave before for the same model and features, else the model's."""
         started = time.perf_counter()
         match = self.matches.of(request)
         state, features = self.features.of(match)
         model = self.champion.current()
         key = cache_key(model, features)
-        return PreparedPrediction(started, match, state, features, model, key, self.cache.remembered(key))
-
-    def predict(self, request: PredictRequest) -> PredictResponse:
-        """For worker threads and tasks: Redis calls block."""
-        prepared = self.prepare(request)
-        stored = None if prepared.remembered is not None else self.cache.stored(prepared.key)
-        return self._finish(prepared, stored, self.cache.store)
-
-    async def predict_on_loop(self, request: PredictRequest) -> PredictResponse:
-        """For the event loop, once answers_in_memory(request): a new answer goes to Redis after the response."""
-        prepared = self.prepare(request)
-        stored = None if prepared.remembered is not None else await self.cache.stored_on_loop(prepared.key)
-        return self._finish(prepared, stored, self.cache.store_later)
+        probabilities = self.cache.remembered(key)
+        cached = probabilities is not None
+        if probabilities is None:
+            probabilities = model.probabilities(features)
+            self.cache.remember(key, probabilities)
+        response = PredictResponse(
+            match_id=match.match_id,
+            home_team=match.home_team,
+            away_team=match.away_team,
+            kickoff=match.kickoff,
+            probabilities=Probabilities(**dict(zip(OUTCOMES, probabilities, strict=True))),
+            model=ModelRef(name=model.name, version=model.version),
+            features_as_of=state.results_applied_until,
+            cached=cached,
+            market=NO_MARKET if math.isnan(features[MARKET_COLUMNS[0]]) else PRE_KICKOFF,
+        )
+        self.served.record(match, model, features, probabilities, cached, (time.perf_counter() - started) * 1000)
+        return response
 
     def readiness(self) -> tuple[bool, dict[str, str]]:
         """Pinned to a version (MODEL_VERSION): ready only once that version is loaded, with the
@@ -131,36 +116,6 @@ class DataPlane:
         except ModelUnavailable as exc:
             return False, {"status": "not ready", "reason": str(exc)}
         return True, {"status": "ok", "model_version": loaded.version}
-
-    def _finish(
-        self, prepared: PreparedPrediction, stored: Answer | None, store: Callable[[str, Answer], None]
-    ) -> PredictResponse:
-        """The answer from memory, else from Redis (`stored`), else from the model (then `store`d)."""
-        known = prepared.remembered if prepared.remembered is not None else stored
-        if known is None:
-            probabilities = prepared.model.probabilities(prepared.features)
-            store(prepared.key, probabilities)
-        else:
-            probabilities = [float(p) for p in known]
-        if prepared.remembered is None:
-            self.cache.remember(prepared.key, probabilities)
-        cached = known is not None
-        match, model = prepared.match, prepared.model
-        response = PredictResponse(
-            match_id=match.match_id,
-            home_team=match.home_team,
-            away_team=match.away_team,
-            kickoff=match.kickoff,
-            probabilities=Probabilities(**dict(zip(OUTCOMES, probabilities, strict=True))),
-            model=ModelRef(name=model.name, version=model.version),
-            features_as_of=prepared.state.results_applied_until,
-            cached=cached,
-            market=NO_MARKET if math.isnan(prepared.features[MARKET_COLUMNS[0]]) else PRE_KICKOFF,
-        )
-        self.served.record(
-            match, model, prepared.features, probabilities, cached, (time.perf_counter() - prepared.started) * 1000
-        )
-        return response
 
     def settle_heap(self) -> None:
         """Once the model, team state and team directory are loaded, everything alive (the libraries,

@@ -1,60 +1,51 @@
-"""Answers already computed, by model version and feature vector: each process's memory in front of Redis.
+"""Answers already computed, by model version and feature vector, in each process's memory.
 
-A feature vector's answer never changes for one model version, so a process may keep it: repeated
-requests then skip Redis too. Redis shares answers between replicas; it is a cache that degrades
-(shared/cache.py). Worker threads use the blocking client, the event loop the async one, whose
-writes leave after the response.
+A feature vector's answer never changes for one model version, so a process may keep it and nothing
+ever has to drop it: new results or odds make new features, a promotion a new version, and so new
+keys. The least recently asked answers go first (PREDICTION_MEMORY_CACHE entries).
+
+Until #19 a Redis tier stood behind this one, shared between replicas. Measured, it only cost: its key
+is the feature vector, so a Redis hit saved the booster's 10-50 µs at the price of a round trip
+(GET before the answer, SET after it: 230 µs a request in-process, and 40 µs of Redis CPU). Without it
+POST /predict misses went from 1,481 to 2,887 req/s at one client and from 2,640 to 3,488 at eight
+(`t2b bench serve`, same machine, same run).
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 
-from cachetools import TTLCache
+from cachetools import LRUCache
 
-from shared.cache import AsyncCache, Cache, fingerprint
 from shared.metrics import CACHE, child
 from shared.serving.champion import LoadedModel
 
-PREDICTION = "prediction"  # the Redis cache (dropped by cache-ops on new results and promotions)
-PREDICTION_IN_MEMORY = "prediction_memory"  # each process's own, in front of Redis
+PREDICTION_IN_MEMORY = "prediction_memory"  # the CACHE metric's label for this tier
 
 Answer = list[float]  # home, draw, away
+Key = tuple[str, str, bytes]
 
 
-def cache_key(model: LoadedModel, features: dict[str, float]) -> str:
-    """Model name, version and feature fingerprint: equal inputs share the answer."""
-    return f"{model.name}:{model.version}:{fingerprint(features)}"
+def cache_key(model: LoadedModel, features: dict[str, float]) -> Key:
+    """Model name, version and the feature values as IEEE doubles: equal inputs share the answer. Bytes,
+    not floats, so that a missing feature (NaN, never equal to itself) still finds its answer; the
+    feature code fixes the names and their order for a model."""
+    return model.name, model.version, struct.pack(f"{len(features)}d", *features.values())
 
 
 class PredictionCache:
-    def __init__(self, cache: Cache, async_cache: AsyncCache, memory_size: int, ttl_s: int) -> None:
-        self._cache, self._async_cache, self._ttl_s = cache, async_cache, ttl_s
-        self._memory: TTLCache[str, Answer] = TTLCache(memory_size, ttl_s)
-        self._lock = threading.Lock()
+    def __init__(self, memory_size: int) -> None:
+        self._memory: LRUCache[Key, Answer] = LRUCache(memory_size)
+        self._lock = threading.Lock()  # the event loop and worker threads share it
 
-    def remembered(self, key: str) -> Answer | None:
-        """The answer this process keeps for `key` (counted as a hit or miss of the memory tier)."""
+    def remembered(self, key: Key) -> Answer | None:
+        """The answer this process keeps for `key` (counted as a hit or miss)."""
         with self._lock:
             known = self._memory.get(key)
         child(CACHE, PREDICTION_IN_MEMORY, "hit" if known is not None else "miss").inc()
         return known
 
-    def remember(self, key: str, probabilities: Answer) -> None:
+    def remember(self, key: Key, probabilities: Answer) -> None:
         with self._lock:
             self._memory[key] = probabilities
-
-    def stored(self, key: str) -> Answer | None:
-        """Redis's answer, blocking: for worker threads and tasks."""
-        return self._cache.get_json(PREDICTION, key)
-
-    async def stored_on_loop(self, key: str) -> Answer | None:
-        """Redis's answer for the event loop, which serves other requests while Redis answers."""
-        return await self._async_cache.get_json(PREDICTION, key)
-
-    def store(self, key: str, probabilities: Answer) -> None:
-        self._cache.set_json(PREDICTION, key, probabilities, self._ttl_s)
-
-    def store_later(self, key: str, probabilities: Answer) -> None:
-        """From the event loop: written to Redis after the response is on its way."""
-        self._async_cache.set_json_later(PREDICTION, key, probabilities, self._ttl_s)

@@ -1,5 +1,5 @@
 """Batch ML work on events: rebuild the features and team state, batch-score a day, re-score on
-match-day news (match.updated, preview.updated).
+match-day news (match.updated, preview.updated) and on a new champion (model.promoted).
 
 Both steps read the raw parquet export, so each first re-exports the store: these events follow new
 matches being ingested, and a stale export would leave those matches out. The steps always cover
@@ -20,6 +20,7 @@ from shared.events.contract import (
     CACHE_INVALIDATE,
     FEATURES_REQUESTED,
     MATCH_UPDATED,
+    MODEL_PROMOTED,
     PREVIEW_UPDATED,
     SCORING_REQUESTED,
     CacheInvalidate,
@@ -28,6 +29,7 @@ from shared.events.contract import (
     FeaturesRequested,
     InvalidEvent,
     MatchUpdated,
+    ModelPromoted,
     PreviewUpdated,
     ScoringRequested,
     make_event,
@@ -37,6 +39,7 @@ from shared.export import export_store
 from shared.matchday.history import latest_input_fetches
 from shared.ml.data import MLParams
 from shared.ml.pipeline import features_step, score_step
+from shared.ml.registry import CHAMPION
 from shared.serving.batch_lookup import LATEST_POINTER
 from shared.storage import ObjectNotFound, ObjectStore
 from shared.tasks.handler import RetryLater
@@ -81,6 +84,8 @@ def handle_scoring_event(envelope: Envelope[EventData], services: Services) -> s
     data = envelope.data
     if isinstance(data, MatchUpdated | PreviewUpdated):
         return rescore_on_news(data, services)
+    if isinstance(data, ModelPromoted):
+        return rescore_on_promotion(data, envelope.time, services)
     if not isinstance(data, ScoringRequested):
         raise InvalidEvent(f"batch-score handles {', '.join(SCORING_EVENT_TYPES)} only, not {envelope.type}")
     fetched = latest_input_fetches(services.engine)
@@ -88,8 +93,9 @@ def handle_scoring_event(envelope: Envelope[EventData], services: Services) -> s
     return "scored"
 
 
-# Match-day news re-scores the batch from now: the match's newest inputs reach GET /predict/{match_id}.
-SCORING_EVENT_TYPES = (SCORING_REQUESTED, MATCH_UPDATED, PREVIEW_UPDATED)
+# Match-day news and a new champion re-score the batch from now: the match's newest inputs, or the new
+# model, reach GET /predict/{match_id} before the next daily run.
+SCORING_EVENT_TYPES = (SCORING_REQUESTED, MATCH_UPDATED, PREVIEW_UPDATED, MODEL_PROMOTED)
 
 
 def batch_written_at(store: ObjectStore) -> datetime | None:
@@ -104,6 +110,19 @@ def rescore_on_news(data: MatchUpdated | PreviewUpdated, services: Services) -> 
     changes together, and the first re-score (reading the store after the tick wrote) covers them all."""
     written_at = batch_written_at(services.store)
     if written_at is not None and written_at >= data.fetched_at:
+        return "fresh"
+    fetched = latest_input_fetches(services.engine)
+    score_step(_fresh_export(services), MLParams.embedded(), None, log.info, fetched)
+    return "rescored"
+
+
+def rescore_on_promotion(data: ModelPromoted, announced_at: str | None, services: Services) -> str:
+    """Re-score the champion's batch unless it was written after the promotion was announced: scoring
+    reads the alias when it runs, so such a batch is the new champion's already."""
+    if data.alias != CHAMPION or data.model_name != services.settings.model_name:
+        return "skipped"  # another model's, or a challenger: prediction-lookup serves neither
+    written_at = batch_written_at(services.store)
+    if written_at is not None and announced_at is not None and written_at >= datetime.fromisoformat(announced_at):
         return "fresh"
     fetched = latest_input_fetches(services.engine)
     score_step(_fresh_export(services), MLParams.embedded(), None, log.info, fetched)

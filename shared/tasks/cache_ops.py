@@ -14,18 +14,14 @@ from shared.events.contract import (
     CACHE_INVALIDATE,
     MATCH_UPDATED,
     MATCHES_INGESTED,
-    MODEL_PROMOTED,
     PREDICTION_COMPLETED,
-    PREVIEW_UPDATED,
     CacheInvalidate,
     Envelope,
     EventData,
     InvalidEvent,
     MatchesIngested,
     MatchUpdated,
-    ModelPromoted,
     PredictionCompleted,
-    PreviewUpdated,
 )
 
 if TYPE_CHECKING:
@@ -33,22 +29,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("time2bet.tasks.cache_ops")
 
-PREDICTION = "prediction"  # probabilities by model version + features (shared/serving/prediction_cache.py)
 TEAM_STATE = "team_state"  # the latest team-state snapshot the online features start from
 PREDICTION_RESULT = "prediction_result"  # async results by job id, read back by the requester
 
 # CacheInvalidate.scope → the caches it names. Results of async predictions are never invalidated:
 # they are answers a client still has to collect, not derived data. A league-scoped invalidation
 # drops the whole cache: keys do not carry the league, and dropping too much only costs recomputation.
+# Answers of POST /predict are in no shared cache (shared/serving/prediction_cache.py): keyed by model
+# version and features, they cannot go stale, so promotions and previews leave cache-ops nothing to do.
 SCOPES: dict[str, tuple[str, ...]] = {
-    "predictions": (PREDICTION,),
     "team_state": (TEAM_STATE,),
     "livescores": ("livescores",),
     "stats": ("stats",),
-    "all": (PREDICTION, TEAM_STATE, "livescores", "stats"),
+    "all": (TEAM_STATE, "livescores", "stats"),
 }
 
-EVENT_TYPES = (CACHE_INVALIDATE, MATCHES_INGESTED, MODEL_PROMOTED, PREDICTION_COMPLETED, MATCH_UPDATED, PREVIEW_UPDATED)
+EVENT_TYPES = (CACHE_INVALIDATE, MATCHES_INGESTED, PREDICTION_COMPLETED, MATCH_UPDATED)
 
 
 def drop(cache: Cache, names: tuple[str, ...]) -> int:
@@ -62,15 +58,12 @@ def result_key(job_id: str) -> str:
     return job_id
 
 
-def match_news_caches(data: MatchUpdated | PreviewUpdated) -> tuple[str, ...]:
-    """The caches that may answer for a match with older inputs than the event's. Prediction keys carry
-    the model version and the features, not the match, so that match's entries go with the whole cache
-    (as for a league); a final result also changes the team state every later prediction starts from."""
-    if isinstance(data, PreviewUpdated):
-        return (PREDICTION,)
+def match_news_caches(data: MatchUpdated) -> tuple[str, ...]:
+    """The caches that may answer for a match with older inputs than the event's: its live score, and
+    on a final result the team state every later prediction starts from."""
     if data.status == "finished":
-        return (PREDICTION, TEAM_STATE, "livescores")
-    return (PREDICTION, "livescores")
+        return (TEAM_STATE, "livescores")
+    return ("livescores",)
 
 
 def handle_cache_event(envelope: Envelope[EventData], services: Services) -> str:
@@ -78,14 +71,11 @@ def handle_cache_event(envelope: Envelope[EventData], services: Services) -> str
     if isinstance(data, CacheInvalidate):
         drop(cache, SCOPES[data.scope])
         return "invalidated"
-    if isinstance(data, MatchesIngested):  # new results change features and so every prediction
-        drop(cache, (PREDICTION, TEAM_STATE))
+    if isinstance(data, MatchesIngested):  # new results change the team state features start from
+        drop(cache, (TEAM_STATE,))
         return "invalidated"
-    if isinstance(data, MatchUpdated | PreviewUpdated):
+    if isinstance(data, MatchUpdated):
         drop(cache, match_news_caches(data))
-        return "invalidated"
-    if isinstance(data, ModelPromoted):  # keys carry the model version: the old champion's are dead
-        drop(cache, (PREDICTION,))
         return "invalidated"
     if isinstance(data, PredictionCompleted):
         if not cache.enabled:

@@ -11,7 +11,7 @@ SOURCE = "/tests/events"
 VALID_DATA: dict[str, dict] = {
     "io.time2bet.scrape.requested": {"league": "E0", "season": "2021-2022"},
     "io.time2bet.matches.ingested": {"league": "E0", "season": "2021-2022", "match_ids": [1, 2], "inserted": 2},
-    "io.time2bet.cache.invalidate": {"scope": "predictions", "league": "D1", "reason": "test"},
+    "io.time2bet.cache.invalidate": {"scope": "livescores", "league": "D1", "reason": "test"},
     "io.time2bet.prediction.requested": {
         "job_id": "j1",
         "request": {"home_team": "Arsenal", "away_team": "Chelsea", "kickoff": "2022-04-19T19:00:00Z"},
@@ -63,11 +63,11 @@ EXPECTED_SUBSCRIBERS: dict[str, set[str]] = {
     "io.time2bet.prediction.completed": {"cache-ops"},
     "io.time2bet.features.requested": {"batch-features"},
     "io.time2bet.scoring.requested": {"batch-score"},
-    "io.time2bet.model.promoted": {"cache-ops"},
+    "io.time2bet.model.promoted": {"batch-score"},
     "io.time2bet.workflow.finished": {"workflow-runs"},
     "io.time2bet.matchday.requested": {"matchday"},
     "io.time2bet.match.updated": {"cache-ops", "batch-score"},
-    "io.time2bet.preview.updated": {"cache-ops", "batch-score"},
+    "io.time2bet.preview.updated": {"batch-score"},
 }
 
 

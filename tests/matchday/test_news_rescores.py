@@ -1,6 +1,6 @@
-"""Match-day news reaches GET /predict/{match_id}: a preview.updated for a match in the batch drops the
-cached predictions (Redis) and batch-score really re-scores the match (the session's champion, no stub),
-so prediction-lookup serves the new row with the time its inputs were fetched.
+"""Match-day news reaches GET /predict/{match_id}: on a preview.updated for a match in the batch,
+batch-score really re-scores the match (the session's champion, no stub), so prediction-lookup serves
+the new row with the time its inputs were fetched. A model.promoted re-scores the batch the same way.
 
 The store is a copy of the main job's data directory (its champion, export and team state), with one
 fixture added for today; the preview is the page the scraper's tests parse, stored by the tick's own write.
@@ -24,7 +24,14 @@ from functions.prediction_lookup.main import app as prediction_lookup_app
 from shared.clock import utcnow
 from shared.competitions import season_of
 from shared.db.models import Competition, Match, MatchStatus, Season, Team
-from shared.events.contract import SCORING_REQUESTED, ScoringRequested, make_event, parse_event
+from shared.events.contract import (
+    MODEL_PROMOTED,
+    SCORING_REQUESTED,
+    ModelPromoted,
+    ScoringRequested,
+    make_event,
+    parse_event,
+)
 from shared.matchday.outbox import publish_pending
 from shared.matchday.windows import DueMatch
 from shared.matchday.writes import record_preview
@@ -32,7 +39,7 @@ from shared.scraping.parsers import parse_preview
 from shared.services import Services
 from shared.serving.batch_lookup import LATEST_POINTER
 from shared.tasks.batch import handle_scoring_event
-from shared.tasks.cache_ops import PREDICTION, handle_cache_event
+from shared.tasks.cache_ops import EVENT_TYPES as CACHE_OPS_EVENTS
 from tests.matchday.fake_site import PREVIEW_MATCH_ID, PREVIEW_PAGE
 from tests.prepared import PreparedData
 
@@ -69,7 +76,7 @@ def batch_row(services: Services, match_id: int) -> dict:
     return row
 
 
-def test_preview_news_invalidates_the_cached_prediction_and_rescores_the_match(
+def test_preview_news_and_a_promotion_rescore_the_match(
     writable_data: PreparedData,
     configure: Callable[..., None],
     make_services: Callable[[], Services],
@@ -98,10 +105,6 @@ def test_preview_news_invalidates_the_cached_prediction_and_rescores_the_match(
     assert served.status_code == 200, served.text
     assert served.json()["inputs_fetched_at"] is None
 
-    # POST /predict cached an answer (keys carry model version and features, not the match).
-    services.cache.set_json(PREDICTION, "model-version:features", [0.5, 0.3, 0.2], 3600)
-    assert services.cache.get_json(PREDICTION, "model-version:features") is not None
-
     # The tick reads the match's preview after the batch was written and announces the new version.
     fetched_at = utcnow()
     assert fetched_at > datetime.fromisoformat(json.loads(services.store.get_bytes(LATEST_POINTER))["written_at"])
@@ -116,9 +119,9 @@ def test_preview_news_invalidates_the_cached_prediction_and_rescores_the_match(
     [news] = [parse_event(event) for event in published]
     assert news.type == "io.time2bet.preview.updated" and news.data.match_id == match_id
 
-    # What the Triggers deliver it to: cache-ops, then batch-score.
-    assert handle_cache_event(news, services) == "invalidated"
-    assert services.cache.get_json(PREDICTION, "model-version:features") is None
+    # What the Triggers deliver it to: batch-score. Not cache-ops: no cache holds answers by match (POST
+    # /predict's are keyed by model version and features, in each process).
+    assert news.type not in CACHE_OPS_EVENTS
     assert handle_scoring_event(news, services) == "rescored"
 
     after = batch_row(services, match_id)
@@ -135,3 +138,13 @@ def test_preview_news_invalidates_the_cached_prediction_and_rescores_the_match(
 
     # Delivered again (the Trigger retries, a second preview in the same tick): the batch is fresh now.
     assert handle_scoring_event(news, services) == "fresh"
+
+    # A promotion announced after that batch: re-scored by the champion the alias now names; once.
+    promoted = parse_event(
+        make_event(MODEL_PROMOTED, ModelPromoted(model_name=writable_data.model_name, version="1"), source="/t")
+    )
+    assert handle_scoring_event(promoted, services) == "rescored"
+    assert batch_row(services, match_id)["scored_at"] > after["scored_at"]
+    assert handle_scoring_event(promoted, services) == "fresh"
+    challenger = ModelPromoted(model_name=writable_data.model_name, version="1", alias="challenger")
+    assert handle_scoring_event(parse_event(make_event(MODEL_PROMOTED, challenger, source="/t")), services) == "skipped"

@@ -146,21 +146,21 @@ def test_promotion_by_crd_edit_moves_the_mlflow_alias_and_publishes(
 
 
 def promoted_message(amqp_url: str) -> bytes:
-    """The message on cache-ops' queue for promotions, once there is one (the queue itself appears
+    """The message on batch-score's queue for promotions, once there is one (the queue itself appears
     when the operator's publisher declares the topology, at its first publish)."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
 
     def next_message() -> bytes | None:
         channel = connection.channel()
         try:
-            method, _properties, body = channel.basic_get(trigger_queue("cache-ops-on-model-promoted"))
+            method, _properties, body = channel.basic_get(trigger_queue("batch-score-on-model-promoted"))
         except pika.exceptions.ChannelClosedByBroker:
             return None
         channel.close()
         return body if method is not None else None
 
     try:
-        return wait_for(next_message, DEADLINE_S, "io.time2bet.model.promoted on the cache-ops queue", 0.5)
+        return wait_for(next_message, DEADLINE_S, "io.time2bet.model.promoted on the batch-score queue", 0.5)
     finally:
         connection.close()
 

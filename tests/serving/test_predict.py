@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 import uuid
@@ -16,9 +15,7 @@ from shared.config import get_settings
 from shared.db.models import Match, PredictionLog
 from shared.db.session import get_engine
 from shared.ingest.football_data import discover, import_file
-from shared.metrics import CACHE
 from shared.ml.pipeline import run_ml_demo
-from shared.services import Services
 from shared.serving.schemas import PredictRequest
 from shared.storage import get_store
 from tests.services import REPO, free_port, listening, require, stop_process, wait_for_port
@@ -70,32 +67,9 @@ def served(configure, pg_url: str, mlflow_server: str, private_redis) -> tuple[s
     return get_settings().model_name, process
 
 
-def errors_counted() -> float:
-    return CACHE.labels("prediction", "error")._value.get()
-
-
-def answer_of_another_replica(replica: Services, body: dict, timeout_s: float = 5.0) -> tuple[bool, dict[str, float]]:
-    """(cached, probabilities) from a second process's services, sharing Redis but not memory; the
-    first one writes to Redis shortly after answering, so this waits for a cached answer."""
-
-    async def ask() -> tuple[bool, dict[str, float]]:
-        try:
-            answer = await replica.predictions.predict_on_loop(PredictRequest(**body))
-        finally:
-            await replica.async_cache.aclose()  # its connections belong to this asyncio.run's loop
-        return answer.cached, answer.probabilities.model_dump()
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        cached, probabilities = asyncio.run(ask())
-        if cached or time.monotonic() > deadline:
-            return cached, probabilities
-        time.sleep(0.05)
-
-
 @pytest.mark.mlflow
 @pytest.mark.slow
-def test_predict_cache_redis_failure_alias_move_and_log(served, make_services, client_for) -> None:
+def test_predict_memory_redis_failure_alias_move_and_log(served, make_services, client_for) -> None:
     from functions.predict.main import app
 
     model_name, redis_process = served
@@ -110,8 +84,9 @@ def test_predict_cache_redis_failure_alias_move_and_log(served, make_services, c
         assert answer["market"] == "none"  # no odds: the no-market path served it (#18)
         again = client.post("/predict", json=BODY).json()  # from the process's memory
         assert again["cached"] is True and again["probabilities"] == answer["probabilities"]
-        # another replica (an empty memory) finds the answer in Redis, written behind the response
-        assert answer_of_another_replica(make_services(), BODY) == (True, answer["probabilities"])
+        # another replica (its own memory) computes the same answer: no answer is shared, none goes stale
+        other = make_services().predictions.predict(PredictRequest(**BODY))
+        assert (other.cached, other.probabilities.model_dump()) == (False, answer["probabilities"])
 
         # bad input: a clear 4xx, never a traceback
         unknown = client.post("/predict", json={**BODY, "home_team": "Manchester Utd"})
@@ -119,15 +94,12 @@ def test_predict_cache_redis_failure_alias_move_and_log(served, make_services, c
         assert client.post("/predict", json={"match_id": 10**9}).status_code == 404
         assert "match_id" in client.post("/predict", json={"home_team": "Arsenal"}).json()["detail"]
 
-        # Redis stopped mid-test: still 200; a new input is a counted cache error and not cached,
-        # an answer the process remembers is still served from memory
+        # Redis stopped mid-test: still 200, a new input computed, a remembered one served from memory
         stop_process(redis_process)
-        before = errors_counted()
         new_input = {**BODY, "odds": {"home": 2.5, "draw": 3.3, "away": 2.9}}
         down = client.post("/predict", json=new_input)
         assert down.status_code == 200 and down.json()["cached"] is False
         assert down.json()["market"] == "pre-kickoff"
-        assert errors_counted() > before
         remembered = client.post("/predict", json=BODY)
         assert remembered.status_code == 200 and remembered.json()["cached"] is True
         assert remembered.json()["probabilities"] == answer["probabilities"]

@@ -27,10 +27,11 @@ from shared.cli.errors import CommandError, ExitCode
 from shared.db import migrate
 from shared.db.models import Match, WorkflowRun
 from shared.db.session import engine_for, transaction
+from shared.features.state import TEAM_STATE_KEY
 from shared.ml.registry import aliases_of, tracking_client
 from shared.services import Services
 from shared.serving.batch_lookup import LATEST_POINTER
-from shared.serving.schemas import PredictRequest
+from shared.serving.online_features import TEAM_STATE
 from shared.storage import LocalObjectStore
 from shared.workflows.cli import workflows_app
 from shared.workflows.render import load
@@ -133,7 +134,7 @@ def test_the_gate_command_exits_0_when_it_keeps_the_champion_and_2_on_bad_input(
         assert t2b(["model", "gate", *arguments]) == ExitCode.BAD_INPUT, arguments
 
 
-def test_batch_scoring_writes_the_batch_and_warms_the_prediction_cache(runs: PipelineRuns) -> None:
+def test_batch_scoring_writes_the_batch_and_warms_the_team_state(runs: PipelineRuns) -> None:
     store = LocalObjectStore(runs.data.objects)
     pointer = json.loads(store.get_bytes(LATEST_POINTER))
     batch = pq.read_table(io.BytesIO(store.get_bytes(pointer["key"])))
@@ -141,11 +142,11 @@ def test_batch_scoring_writes_the_batch_and_warms_the_prediction_cache(runs: Pip
     assert set(batch.column("model_version").to_pylist()) == {"1"}
     warm_up = runs.scoring.nodes["cache-warm-up"].outputs
     assert warm_up["batch-key"] == pointer["key"] and int(warm_up["predictions"]) == batch.num_rows
-    assert int(warm_up["warmed"]) == batch.num_rows
+    assert warm_up["team-state-warmed"] == "true"
 
-    with Services.from_environment(shares_interpreter=True) as services:  # POST /predict's data plane
-        answer = services.predictions.predict(PredictRequest(match_id=batch.column("match_id")[0].as_py()))
-    assert answer.cached and answer.model.version == "1"
+    with Services.from_environment(shares_interpreter=True) as services:  # what POST /predict's replicas read
+        warmed = services.cache.get_json(TEAM_STATE, "latest")
+        assert warmed == services.store.get_bytes(TEAM_STATE_KEY).decode()
 
 
 def test_the_warm_up_checks_the_batch_without_redis_and_exits_75_when_redis_is_down(
@@ -158,9 +159,7 @@ def test_the_warm_up_checks_the_batch_without_redis_and_exits_75_when_redis_is_d
         "batch_key": "-",
         "predictions": int(runs.scoring.nodes["cache-warm-up"].outputs["predictions"]),
         "batch_model_version": "1",
-        "champion_version": None,
-        "warmed": 0,
-        "skipped": 0,
+        "team_state_warmed": False,
     }
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     assert t2b(["cache", "warm"]) == ExitCode.TEMPORARY
