@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from shared.bench.batch_scoring import BATCH_GOAL_MATCHES_PER_S, BatchScoring
 from shared.bench.functions import ColdStarts, FunctionMemory
 from shared.bench.load import LoadResult
 from shared.bench.model_loading import ModelLoading
@@ -54,6 +55,8 @@ class ServeBenchReport:
     warm: list[WarmRow] = field(default_factory=list)
     memory: list[FunctionMemory] = field(default_factory=list)
     model_loading: ModelLoading | None = None
+    batch_scoring: BatchScoring | None = None
+    batch_scoring_skipped: str | None = None
     mlserver_skipped: str | None = None
     # Other work on the machine skews every figure; the 1-minute load average says how much there was.
     load_average: dict[str, float] = field(default_factory=lambda: {"start": os.getloadavg()[0]})
@@ -91,6 +94,16 @@ class ServeBenchReport:
                     miss.p99_ms <= limit if miss else None,
                 )
             )
+        batch = self.batch_scoring
+        verdicts.append(
+            (
+                f"batch scoring ≥ {BATCH_GOAL_MATCHES_PER_S:,} matches/s, features included",
+                f"{batch.matches_per_s:,.0f} matches/s (LightGBM predict alone {batch.lightgbm_rows_per_s:,.0f} rows/s)"
+                if batch
+                else f"n/a: {self.batch_scoring_skipped or 'not measured'}",
+                batch.matches_per_s >= BATCH_GOAL_MATCHES_PER_S if batch else None,
+            )
+        )
         measured = [m for m in self.memory if m.rss_mb is not None]
         if measured:
             largest = max(measured, key=lambda m: m.rss_mb or 0.0)
@@ -128,7 +141,8 @@ class ServeBenchReport:
         self.load_average["end"] = os.getloadavg()[0]
 
     def print(self, console: Console) -> None:
-        for table in (self._cold_table(), self._warm_table(), self._memory_table(), self._loading_table()):
+        tables = (self._cold_table(), self._warm_table(), self._memory_table(), self._loading_table())
+        for table in (*tables, self._batch_table()):
             if table.row_count:
                 console.print(table)
         if self.mlserver_skipped:
@@ -205,6 +219,20 @@ class ServeBenchReport:
             table.add_row(
                 f"booster outputs on {loading.rows_compared} rows: {verdict}",
                 f"max |Δ| {loading.max_abs_difference:.1e}",
+            )
+        return table
+
+    def _batch_table(self) -> Table:
+        columns = ("scored", "matches", "seconds (median)", "matches/s", "LightGBM predict rows/s")
+        table = Table(*columns, title="Batch scoring")
+        batch = self.batch_scoring
+        if batch:
+            table.add_row(
+                f"t2b score's code on {batch.data}",
+                f"{batch.matches:,}",
+                f"{batch.seconds:.2f}",
+                f"{batch.matches_per_s:,.0f}",
+                f"{batch.lightgbm_rows_per_s:,.0f}",
             )
         return table
 

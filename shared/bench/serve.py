@@ -19,6 +19,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shared.bench import functions, mlserver
+from shared.bench.batch_scoring import REFERENCE_DATA, measure_batch_scoring
 from shared.bench.environment import Fixture, drop_redis_keys, find_redis, prepare
 from shared.bench.load import Body, Load, LoadGenerator, LoadResult, choose_generator
 from shared.bench.model_loading import compare_loading
@@ -35,12 +36,13 @@ class Plan:
     cold_runs: int
     loading_runs: int
     import_profile: bool
+    batch_runs: int  # 0: batch scoring not measured
 
     @classmethod
     def choose(cls, quick: bool, seconds: float | None) -> Plan:
         if quick:
-            return cls((8,), seconds or 2.0, 1.0, 1, 1, import_profile=False)
-        return cls((1, 8, 32), seconds or 10.0, 2.0, 3, 3, import_profile=True)
+            return cls((8,), seconds or 2.0, 1.0, 1, 1, import_profile=False, batch_runs=0)
+        return cls((1, 8, 32), seconds or 10.0, 2.0, 3, 3, import_profile=True, batch_runs=3)
 
 
 @dataclass
@@ -183,11 +185,8 @@ def _measure_functions(
     try:
         url = f"{base_url}/predict"
         for clients in plan.concurrency:
-            if fixture.redis_url:
-                result = load.run(url, lambda _n: hit_body, clients, plan)
-                report.warm.append(WarmRow("time2bet", "hit", clients, result))
-            else:
-                report.warm.append(WarmRow("time2bet", "hit", clients, None, "n/a: no Redis"))
+            result = load.run(url, lambda _n: hit_body, clients, plan)  # answered from the process's memory
+            report.warm.append(WarmRow("time2bet", "hit", clients, result))
             progress.advance(task)
             result = load.run(url, miss_body, clients, plan)
             report.warm.append(WarmRow("time2bet", "miss", clients, result))
@@ -196,6 +195,11 @@ def _measure_functions(
         functions.stop_process(process)
 
     _measure_memory(report, hit_body, logs, progress)
+
+    if plan.batch_runs:
+        _measure_batch_scoring(report, fixture, plan, progress)
+    else:
+        report.batch_scoring_skipped = "--quick"
 
     task = progress.add_task("model loading: pyfunc vs booster", total=None)
     from shared.config import get_settings
@@ -207,6 +211,17 @@ def _measure_functions(
         fixture.model_version,
         feature_rows(_feature_names(fixture))[:200],
         plan.loading_runs,
+    )
+    progress.update(task, total=1, completed=1)
+
+
+def _measure_batch_scoring(report: ServeBenchReport, fixture: Fixture, plan: Plan, progress: Progress) -> None:
+    if not REFERENCE_DATA.is_dir():
+        report.batch_scoring_skipped = f"no reference set at {REFERENCE_DATA}"
+        return
+    task = progress.add_task(f"batch scoring: {REFERENCE_DATA}", total=None)
+    report.batch_scoring = measure_batch_scoring(
+        _champion_predictor(fixture), fixture.model_name, REFERENCE_DATA, plan.batch_runs
     )
     progress.update(task, total=1, completed=1)
 

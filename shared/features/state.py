@@ -7,7 +7,9 @@ history scan. `online_features` runs exactly the steps the offline walk runs for
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +60,25 @@ class FeatureState:
         home = self.team_for_match(home_team_id, league, season)
         away = self.team_for_match(away_team_id, league, season)
         return features_for(home, away, self.home_advantage(league), kickoff, pre_match_odds, self.params)
+
+    def many_match_features(
+        self, matches: Iterable[tuple[int, int, str, str, datetime, Prices | None]]
+    ) -> list[dict[str, float]]:
+        """`match_features` of many (home id, away id, league, season, kickoff, odds) on this state, which
+        does not move between them: each team's entry into a season is worked out once, not per match."""
+        entering = functools.cache(self.team_for_match)
+        advantage = functools.cache(self.home_advantage)
+        return [
+            features_for(
+                entering(home, league, season),
+                entering(away, league, season),
+                advantage(league),
+                kickoff,
+                odds,
+                self.params,
+            )
+            for home, away, league, season, kickoff, odds in matches
+        ]
 
     def home_advantage(self, league: str) -> float:
         return self.market_home_advantage.get(league, self.params.market_home_initial)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
+from shared.bench.batch_scoring import REFERENCE_DATA
 from shared.cli.console import console
 from shared.cli.errors import CommandError, ExitCode
 from shared.features.compute import FEATURE_NAMES
@@ -33,7 +34,6 @@ from shared.ml.train import train_model
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_DATA = REPO / "data" / "demo" / "football-data"
-REFERENCE_DATA = REPO.parent / "shared" / "data" / "football-data"
 FEATURES_GOAL_S = 15.0
 ONLINE_GOAL_S = 1e-3
 TRAINING_GOAL_S = 60.0

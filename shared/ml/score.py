@@ -48,23 +48,27 @@ def score_batch(
         targets = frame[frame["kickoff_utc"] > as_of]
         known = frame[(frame["status"] == "finished") & (public_at <= as_of)]
     # Walking the known history leaves the state as it stood at `as_of`: the online path's state.
+    known_odds = odds.filter(pc.is_in(odds["match_id"], pa.array(known["match_id"].tolist(), pa.int64())))
     history = build_feature_table(
-        pa.Table.from_pandas(known, schema=matches.schema, preserve_index=False), odds, params
+        pa.Table.from_pandas(known, schema=matches.schema, preserve_index=False), known_odds, params
     )
     state = history.state
     targets = targets.sort_values(["kickoff_utc", "match_id"])
     prices = _pre_match_prices(odds, targets["match_id"].tolist())
-    rows = [
-        state.match_features(
-            int(m.home_team_id),
-            int(m.away_team_id),
-            m.league,
-            m.season,
-            m.kickoff_utc.to_pydatetime(),
-            prices.get(int(m.match_id)),
+    # Whole columns to Python at once: row by row, pandas converted each Arrow string and timestamp
+    # (0.4 s of 1.2 s scoring the 30,941 reference matches).
+    rows = state.many_match_features(
+        (home, away, league, season, kickoff, prices.get(match_id))
+        for match_id, home, away, league, season, kickoff in zip(
+            targets["match_id"].tolist(),
+            targets["home_team_id"].tolist(),
+            targets["away_team_id"].tolist(),
+            targets["league"].tolist(),
+            targets["season"].tolist(),
+            targets["kickoff_utc"].dt.to_pydatetime(),
+            strict=True,
         )
-        for m in targets.itertuples()
-    ]
+    )
     probabilities = predictor.predict_proba(rows) if rows else np.empty((0, 3))
     features_as_of = state.results_applied_until
     result = targets[
@@ -86,7 +90,8 @@ def score_batch(
 def _pre_match_prices(odds: pa.Table, match_ids: list[int]) -> dict[int, tuple[float, float, float]]:
     wanted = odds.filter(pc.is_in(odds["match_id"], pa.array(match_ids, pa.int64()))).to_pandas()
     quotes = pre_match_quotes(wanted)
-    return {int(i): (q.home, q.draw, q.away) for i, q in zip(quotes.index, quotes.itertuples(), strict=True)}
+    columns = (quotes.index.tolist(), quotes["home"].tolist(), quotes["draw"].tolist(), quotes["away"].tolist())
+    return {match_id: (home, draw, away) for match_id, home, draw, away in zip(*columns, strict=True)}
 
 
 def served_rows(predictions: pd.DataFrame) -> bytes:

@@ -78,6 +78,7 @@ def server_command_lines() -> list[list[str]]:
 
 def test_goals_hold_misses_to_multiples_of_mlserver_and_every_function_to_the_memory_cap() -> None:
     """The verdicts of issue #19's goals table, on figures made up to sit either side of each line."""
+    from shared.bench.batch_scoring import BatchScoring
     from shared.bench.functions import ColdStart, ColdStarts, FunctionMemory
     from shared.bench.load import LoadResult
     from shared.bench.report import ServeBenchReport, WarmRow
@@ -96,6 +97,7 @@ def test_goals_hold_misses_to_multiples_of_mlserver_and_every_function_to_the_me
         WarmRow("mlserver", "none", 32, result(1000, 20.0)),
     ]
     report.memory = [FunctionMemory("predict", [], 99.0), FunctionMemory("health", [], 238.0)]
+    report.batch_scoring = BatchScoring("reference", 30_000, 0.61, 4e6)  # 49,180 matches/s
     verdicts = {goal: met for goal, _measured, met in report.goals()}
     assert verdicts == {
         "cold start ≤ 0.5 s": True,  # the median of three
@@ -105,6 +107,14 @@ def test_goals_hold_misses_to_multiples_of_mlserver_and_every_function_to_the_me
         "miss p99 ≤ 6 ms at 8 clients": True,
         "miss p99 ≤ 12 ms at 32 clients": False,
         "RSS ≤ 100 MB, every HTTP function": False,
+        "batch scoring ≥ 50,000 matches/s, features included": False,
     }
     measured = {goal: text for goal, text, _met in report.goals()}
+    assert measured["batch scoring ≥ 50,000 matches/s, features included"].startswith("49,180 matches/s")
+    report.batch_scoring, report.batch_scoring_skipped = None, "no reference set at ../shared/data/football-data"
+    unmeasured = {goal: (text, met) for goal, text, met in report.goals()}
+    assert unmeasured["batch scoring ≥ 50,000 matches/s, features included"] == (
+        "n/a: no reference set at ../shared/data/football-data",
+        None,
+    )
     assert measured["RSS ≤ 100 MB, every HTTP function"] == "largest health 238 MB; over: health"

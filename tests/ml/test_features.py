@@ -134,3 +134,31 @@ def test_promoted_club_starts_below_the_founders() -> None:
     assert features["elo_away"] == PARAMS.elo_initial - PARAMS.promoted_elo_gap
     assert features["pi_away_at_away"] == PARAMS.promoted_pi
     assert math.isnan(features["market_p_home"])
+
+
+def test_many_match_features_equal_match_features_one_by_one(demo_tables) -> None:
+    """Batch scoring works each team's season entry out once per team; the rows must not change."""
+    matches = demo_tables.matches.to_pandas()
+    cut = matches["kickoff_utc"].quantile(0.7)
+    state = build_feature_table(
+        _table(matches[matches["kickoff_utc"] <= cut], demo_tables.matches.schema), demo_tables.odds, PARAMS
+    ).state
+    later = matches[matches["kickoff_utc"] > cut].head(400)
+    quotes = pre_match_quotes(demo_tables.odds.to_pandas())
+    targets = [
+        (
+            m.home_team_id,
+            m.away_team_id,
+            m.league,
+            m.season,
+            m.kickoff_utc.to_pydatetime(),
+            tuple(quotes.loc[m.match_id, ["home", "draw", "away"]]) if m.match_id in quotes.index and i % 2 else None,
+        )
+        for i, m in enumerate(later.itertuples())
+    ]
+    one_by_one = [state.match_features(*target) for target in targets]
+    assert len({(t[0], t[3]) for t in targets}) < len(targets)  # teams play several of these matches
+    assert all(
+        _same([a[n] for n in FEATURE_NAMES], [b[n] for n in FEATURE_NAMES])
+        for a, b in zip(one_by_one, state.many_match_features(targets), strict=True)
+    )
