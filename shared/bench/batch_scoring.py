@@ -9,14 +9,12 @@ CSVs and the raw export (`imported_tables`) is not timed: `t2b score` reads a pa
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from shared.bench.timing import median_seconds
 from shared.processes import REPO
 
 BATCH_GOAL_MATCHES_PER_S = 50_000
@@ -48,22 +46,11 @@ def measure_batch_scoring(predictor: Any, model_name: str, source: Path, runs: i
     matches, odds = imported_tables(source)
     as_of = pc.min(matches.column("kickoff_utc")).as_py() - timedelta(days=1)
     features = MLParams.embedded().features
-    # once untimed: the imports and first allocations, which a scoring pod pays once a day
+    seconds = median_seconds(lambda: score_batch(matches, odds, predictor, model_name, features, as_of), runs)
     batch = score_batch(matches, odds, predictor, model_name, features, as_of)
-    seconds = _median_seconds(lambda: score_batch(matches, odds, predictor, model_name, features, as_of), runs)
     matrix = batch[[f"feature_{name}" for name in predictor.feature_names]].to_numpy(dtype=np.float64)
     booster = lightgbm.Booster(model_str=predictor.booster.model_to_string())
-    booster.predict(matrix)
-    predict_seconds = _median_seconds(lambda: booster.predict(matrix), runs)
+    predict_seconds = median_seconds(lambda: booster.predict(matrix), runs)
     return BatchScoring(
         f"{source.name} ({matches.num_rows:,} matches)", len(batch), seconds, len(matrix) / predict_seconds
     )
-
-
-def _median_seconds(work: Callable[[], object], runs: int) -> float:
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from shared.bench.timing import median_seconds
 
 
 @dataclass(frozen=True)
@@ -23,16 +22,6 @@ class ModelLoading:
         return self.max_abs_difference <= 1e-9
 
 
-def _median_seconds(load: Callable[[], object], runs: int) -> float:
-    load()  # untimed: the first call pays the imports, which the cold start measures
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        load()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
-
-
 def compare_loading(tracking_uri: str, name: str, version: str, matrix: np.ndarray, runs: int) -> ModelLoading:
     """pyfunc returns the booster's own softmax, without the base margin or temperature the service
     adds, so the booster's predictions are what both must agree on."""
@@ -44,8 +33,8 @@ def compare_loading(tracking_uri: str, name: str, version: str, matrix: np.ndarr
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     alias_uri = f"models:/{name}@champion"
-    pyfunc_s = _median_seconds(lambda: mlflow.pyfunc.load_model(alias_uri), runs)
-    booster_s = _median_seconds(lambda: load_predictor(name, version, tracking_uri), runs)
+    pyfunc_s = median_seconds(lambda: mlflow.pyfunc.load_model(alias_uri), runs)
+    booster_s = median_seconds(lambda: load_predictor(name, version, tracking_uri), runs)
 
     predictor = load_predictor(name, version, tracking_uri)
     frame = pd.DataFrame(matrix, columns=predictor.feature_names)
