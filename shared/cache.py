@@ -9,19 +9,28 @@ dead cache costs one timeout, not one per request. Every outcome is counted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
 import time
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings
 from shared.metrics import CACHE, child
 
+if TYPE_CHECKING:  # imported with the first client: without REDIS_URL a process never loads it
+    import redis
+
 log = logging.getLogger("time2bet.cache")
-REDIS_ERRORS = (redis.RedisError, OSError, asyncio.TimeoutError)
+
+
+@functools.cache
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    """What a failing Redis raises (evaluated only when something was raised: a client exists)."""
+    import redis
+
+    return (redis.RedisError, OSError, asyncio.TimeoutError)
 
 
 class _Backoff:
@@ -72,7 +81,7 @@ class Cache:
             return None
         try:
             raw = client.get(f"{self._prefix}{name}:{key}")
-        except REDIS_ERRORS as exc:
+        except _redis_errors() as exc:
             self._backoff.failed(name, exc)
             return None
         return _counted(name, raw)
@@ -83,7 +92,7 @@ class Cache:
             return
         try:
             client.set(f"{self._prefix}{name}:{key}", _encoded(value), ex=ttl_s)
-        except REDIS_ERRORS as exc:
+        except _redis_errors() as exc:
             self._backoff.failed(name, exc)
 
     def close(self) -> None:
@@ -98,7 +107,7 @@ class Cache:
         try:
             keys = list(client.scan_iter(match=f"{self._prefix}{name}:*", count=500))
             return client.delete(*keys) if keys else 0
-        except REDIS_ERRORS as exc:
+        except _redis_errors() as exc:
             self._backoff.failed(name, exc)
             return 0
 
@@ -106,6 +115,8 @@ class Cache:
 def cache_from_settings(settings: Settings) -> Cache:
     client = None
     if settings.redis_url:
+        import redis
+
         client = redis.Redis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_socket_timeout_seconds,

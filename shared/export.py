@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Select, select
 
 from shared.db.match_join import MatchJoin
 from shared.db.models import Competition, Match, Odds, Season
+from shared.serving.teams import TeamDirectory
 from shared.storage import ObjectStore
 
 MATCH_SCHEMA = pa.schema(
@@ -137,7 +138,9 @@ def write_partitions(store: ObjectStore, dataset: str, table: pa.Table) -> list[
 
 
 def export_store(engine: Engine, store: ObjectStore, leagues: Collection[str] = ()) -> list[ExportedObject]:
-    """Every league's partitions, or only those of `leagues` (football-data codes)."""
+    """Every league's partitions, or only those of `leagues` (football-data codes); and every league's
+    team directory, which POST /predict reads instead of the database."""
+    TeamDirectory.load(engine).write(store)
     tables = {"matches": matches_table(engine), "odds": odds_table(engine)}
     if leagues:
         chosen = pa.array(sorted(leagues), pa.string())

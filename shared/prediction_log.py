@@ -20,11 +20,12 @@ import threading
 import time
 from datetime import UTC, date
 from multiprocessing.sharedctypes import Synchronized
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from shared.metrics import PREDICTION_LOG_BACKLOG, PREDICTION_LOG_DROPPED
+
+if TYPE_CHECKING:  # the serving process hands rows over; only the child imports the database layer
+    from sqlalchemy import Engine
 
 log = logging.getLogger("time2bet.prediction_log")
 _CONTEXT = multiprocessing.get_context("spawn")  # no fork of a threaded server process
@@ -33,13 +34,13 @@ _CONTEXT = multiprocessing.get_context("spawn")  # no fork of a threaded server 
 class PredictionLogWriter:
     def __init__(
         self,
-        engine: Engine,
+        database_url: str,
         batch_size: int = 200,
         flush_interval_s: float = 1.0,
         capacity: int = 50_000,
         handoff_rows: int = 64,
     ) -> None:
-        self._database_url = engine.url.render_as_string(hide_password=False)
+        self._database_url = database_url
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._handoff_rows = handoff_rows

@@ -160,7 +160,9 @@ class Services:
         from shared.prediction_log import PredictionLogWriter
 
         writer = PredictionLogWriter(
-            self.engine, self.settings.prediction_log_batch, self.settings.prediction_log_flush_seconds
+            self.settings.resolved_database_url,
+            self.settings.prediction_log_batch,
+            self.settings.prediction_log_flush_seconds,
         )
         writer.start()
         return writer

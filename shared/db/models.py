@@ -120,7 +120,7 @@ class Team(Base):
 
 
 class TeamAlias(Base):
-    """Every spelling seen for a team, normalised (see shared.teams.normalise_name)."""
+    """Every spelling seen for a team, normalised (see shared.team_names.normalise_name)."""
 
     __tablename__ = "team_aliases"
 

@@ -6,7 +6,7 @@ aliases of one team, so whichever source loads a club first, the other resolves 
 
 from __future__ import annotations
 
-from shared.teams import normalise_name
+from shared.team_names import normalise_name
 
 _WHOSCORED_TO_FOOTBALL_DATA: dict[str, str] = {
     # England

@@ -58,7 +58,7 @@ class DataPlane:
     def from_services(cls, services: Services, function: str = "predict") -> DataPlane:
         settings = services.settings
         return cls(
-            MatchContexts(services.engine),
+            MatchContexts(lambda: services.engine, services.store),
             OnlineFeatures(services.store, services.cache, settings.team_state_cache_ttl_seconds),
             services.champion,
             PredictionCache(settings.prediction_memory_cache_size),

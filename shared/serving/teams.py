@@ -1,15 +1,25 @@
-"""Team names to ids for requests, with suggestions for names that do not resolve."""
+"""Team names to ids for requests, with suggestions for names that do not resolve.
+
+The directory is the alias and team tables. `t2b export` also writes it to the object store beside the
+raw data (TEAM_DIRECTORY_KEY), where POST /predict reads it at its first request: no database layer to
+import on a cold start (SQLAlchemy and the models are a fifth of it, #19).
+"""
 
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, select
-
-from shared.db.models import Team, TeamAlias
 from shared.errors import InvalidInput
-from shared.teams import normalise_name
+from shared.storage import ObjectNotFound, ObjectStore
+from shared.team_names import normalise_name
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+TEAM_DIRECTORY_KEY = "raw/team_directory.json"
 
 
 class UnknownTeamName(InvalidInput):
@@ -26,12 +36,30 @@ class TeamDirectory:
 
     @classmethod
     def load(cls, engine: Engine) -> TeamDirectory:
+        """The directory as the store has it now."""
+        from sqlalchemy import select
+
+        from shared.db.models import Team, TeamAlias
+
         with engine.connect() as connection:
             aliases = {
                 alias: team_id for alias, team_id in connection.execute(select(TeamAlias.alias, TeamAlias.team_id))
             }
             names = {team_id: name for team_id, name in connection.execute(select(Team.id, Team.name))}
         return cls(aliases, names)
+
+    @classmethod
+    def read(cls, store: ObjectStore) -> TeamDirectory | None:
+        """The directory as of the last export, or None when no export wrote one."""
+        try:
+            written = json.loads(store.get_bytes(TEAM_DIRECTORY_KEY))
+        except ObjectNotFound:
+            return None
+        return cls(written["by_alias"], {int(team_id): name for team_id, name in written["names"].items()})
+
+    def write(self, store: ObjectStore) -> None:
+        body = json.dumps({"by_alias": self.by_alias, "names": self.names}, sort_keys=True).encode()
+        store.put_bytes(TEAM_DIRECTORY_KEY, body, content_type="application/json")
 
     def resolve(self, name: str) -> int:
         team_id = self.by_alias.get(normalise_name(name))

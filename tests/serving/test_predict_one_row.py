@@ -103,7 +103,9 @@ def test_market_only_rows_are_the_market_bit_for_bit() -> None:
 
 # POST /predict with and without prices (the no-market path runs its trees) in a fresh interpreter, then
 # the heavy modules it holds: one-row serving needs neither numpy (~12 MB resident, ~40 ms of a cold
-# start) nor mlflow, the lightgbm package or pandas (issue #19: every HTTP function within 100 MB).
+# start) nor mlflow, the lightgbm package or pandas (issue #19: every HTTP function within 100 MB); by
+# team names on the embedded defaults, neither SQLAlchemy (the team directory is the export's copy)
+# nor redis (no REDIS_URL): a fifth of a cold start.
 PREDICT_IN_A_FRESH_PROCESS = """
 import json, sys
 from fastapi.testclient import TestClient
@@ -112,13 +114,13 @@ body = {"home_team": "Man United", "away_team": "Liverpool", "kickoff": "2022-04
 priced = {**body, "odds": {"home": 2.9, "draw": 3.6, "away": 2.4}}
 with TestClient(app) as client:
     answers = [client.post("/predict", json=request).json() for request in (body, priced, body)]
-loaded = [m for m in ("numpy", "mlflow", "lightgbm", "pandas") if m in sys.modules]
+loaded = [m for m in ("numpy", "mlflow", "lightgbm", "pandas", "sqlalchemy", "redis") if m in sys.modules]
 sums = [sum(a["probabilities"].values()) for a in answers]
 print(json.dumps({"markets": [a.get("market") for a in answers], "sums": sums, "loaded": loaded}))
 """
 
 
-def test_predict_serves_without_numpy_or_the_training_stack(prepared_data) -> None:
+def test_predict_serves_without_numpy_the_training_stack_or_a_database_layer(prepared_data) -> None:
     answer = prepared_data.run_fresh(PREDICT_IN_A_FRESH_PROCESS)
     assert answer["markets"] == ["none", "pre-kickoff", "none"] and answer["loaded"] == []
     assert all(abs(total - 1.0) < 1e-9 for total in answer["sums"])

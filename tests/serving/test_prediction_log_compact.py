@@ -97,7 +97,7 @@ def test_the_drift_reader_sees_the_served_values(db_url: str, tmp_path) -> None:
 
 def test_the_writer_creates_day_partitions_on_postgresql(pg_url: str) -> None:
     engine = get_engine(pg_url)
-    writer = PredictionLogWriter(engine, batch_size=10, flush_interval_s=0.2)
+    writer = PredictionLogWriter(engine.url.render_as_string(hide_password=False), batch_size=10, flush_interval_s=0.2)
     writer.start()
     now = datetime.now(UTC)
     for n in range(4):

@@ -105,7 +105,7 @@ def test_request_metrics_by_route_template_and_status() -> None:
 
 def test_log_rows_are_written_by_the_child_process_and_flushed_on_close(sqlite_url: str) -> None:
     engine = get_engine(sqlite_url)
-    writer = PredictionLogWriter(engine, batch_size=3, flush_interval_s=0.3)
+    writer = PredictionLogWriter(engine.url.render_as_string(hide_password=False), batch_size=3, flush_interval_s=0.3)
     writer.start()
     for n in range(5):
         writer.append(log_row(n))
@@ -123,7 +123,7 @@ def test_log_rows_are_written_by_the_child_process_and_flushed_on_close(sqlite_u
 
 def test_rows_the_store_refuses_are_counted_as_dropped(tmp_path) -> None:
     engine = get_engine(f"sqlite:///{tmp_path / 'no-tables.db'}")  # never migrated: inserts fail
-    writer = PredictionLogWriter(engine, batch_size=2, flush_interval_s=0.2)
+    writer = PredictionLogWriter(engine.url.render_as_string(hide_password=False), batch_size=2, flush_interval_s=0.2)
     writer.start()
     writer.append(log_row(1))
     writer.append(log_row(2))
