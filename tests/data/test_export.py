@@ -12,6 +12,7 @@ from shared.config import get_settings
 from shared.db.session import get_engine
 from shared.export import export_store, matches_table, odds_table, partition_key
 from shared.ingest.football_data import import_file
+from shared.serving.teams import TEAM_DIRECTORY_KEY, TeamDirectory
 from shared.storage import LocalObjectStore, get_store, minio_client
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "football-data"
@@ -37,7 +38,8 @@ def test_export_to_s3_reads_back_equal_to_the_database(configure, loaded_pg: str
     client = minio_client(get_settings())
     bucket = s3_settings["S3_BUCKET"]
     keys = sorted(obj.object_name for obj in client.list_objects(bucket, prefix="raw/", recursive=True))
-    assert keys == sorted(e.key for e in exported)
+    assert keys == sorted([*(e.key for e in exported), TEAM_DIRECTORY_KEY])
+    assert TeamDirectory.read(get_store()) == TeamDirectory.load(engine)  # what POST /predict reads
 
     def read(dataset: str):
         tables = []
