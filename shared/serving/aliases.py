@@ -16,9 +16,13 @@ asked again only once its files changed: nothing else can have moved an alias.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,8 @@ from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
 from shared.config import get_settings
 from shared.errors import Unavailable
 from shared.serving.model_cache import VersionRef
+
+log = logging.getLogger("time2bet.serving.aliases")
 
 ALIAS_PATH = "/api/2.0/mlflow/registered-models/alias"
 VERSION_PATH = "/api/2.0/mlflow/model-versions/get"
@@ -138,7 +144,10 @@ CHILD_TIMEOUT_S = 120.0  # importing mlflow on a loaded machine
 
 
 class _LocalAnswers:
-    """Answers of a SQLite store by question, with the stamp of its files when they were given."""
+    """Answers of a SQLite store by question, with the stamp of its files when they were given: in this
+    process, and beside the store (`<store>.t2b-answers.json`) for the next one. Without the file every
+    process start asked a child interpreter (2-3 s of CPU importing mlflow) what the last process knew:
+    on two cores that child slowed each cold start, and a pinned version (MODEL_VERSION) waited for it."""
 
     def __init__(self) -> None:
         self._answers: dict[tuple[str, str, str, str], tuple[tuple[int, ...], VersionRef | Exception]] = {}
@@ -147,11 +156,46 @@ class _LocalAnswers:
     def get(self, question: tuple[str, str, str, str], stamp: tuple[int, ...]) -> VersionRef | Exception | None:
         with self._lock:
             known = self._answers.get(question)
-        return known[1] if known is not None and known[0] == stamp else None
+        if known is not None and known[0] == stamp:
+            return known[1]
+        written = _read_answers(question[0]).get(_answer_key(question))
+        if written is not None and tuple(written["stamp"]) == stamp:
+            return VersionRef(**written["answer"])
+        return None
 
     def put(self, question: tuple[str, str, str, str], stamp: tuple[int, ...], answer: VersionRef | Exception) -> None:
         with self._lock:
             self._answers[question] = (stamp, answer)
+            if isinstance(answer, VersionRef):  # a missing alias is asked again by the next process
+                answers = _read_answers(question[0])
+                answers[_answer_key(question)] = {"stamp": list(stamp), "answer": dataclasses.asdict(answer)}
+                _write_answers(question[0], answers)
+
+
+def _answers_file(tracking_uri: str) -> Path:
+    return Path(f"{_sqlite_database(tracking_uri)}.t2b-answers.json")
+
+
+def _answer_key(question: tuple[str, str, str, str]) -> str:
+    return json.dumps(question[1:])
+
+
+def _read_answers(tracking_uri: str) -> dict[str, Any]:
+    try:
+        return json.loads(_answers_file(tracking_uri).read_text())
+    except (OSError, ValueError):  # none yet, or unreadable: ask the registry
+        return {}
+
+
+def _write_answers(tracking_uri: str, answers: dict[str, Any]) -> None:
+    """Whole or not at all (a rename): processes starting together each read a complete file."""
+    target = _answers_file(tracking_uri)
+    try:
+        with tempfile.NamedTemporaryFile("w", dir=target.parent, prefix=target.name, delete=False) as scratch:
+            json.dump(answers, scratch)
+        os.replace(scratch.name, target)
+    except OSError as exc:  # a read-only store: each process asks once, as before
+        log.warning("cannot keep alias answers beside %s: %s", target, exc)
 
 
 _LOCAL_ANSWERS = _LocalAnswers()
@@ -164,13 +208,16 @@ def client_in_process() -> bool:
 
 
 def _from_local_store(tracking_uri: str, name: str, kind: str, value: str) -> VersionRef:
-    if client_in_process():
-        return _with_client(tracking_uri, _reader(name, kind, value))
+    """MlflowClient's answer, asked in this process when it has mlflow (then kept for the serving
+    processes that start next), else in a child; kept until the store's files change."""
     question, stamp = (tracking_uri, name, kind, value), _store_stamp(tracking_uri)
     known = _LOCAL_ANSWERS.get(question, stamp) if stamp else None
     if known is None:
         try:
-            known = _ask_child(tracking_uri, name, kind, value)
+            if client_in_process():
+                known = _with_client(tracking_uri, _reader(name, kind, value))
+            else:
+                known = _ask_child(tracking_uri, name, kind, value)
         except AliasUnresolved as missing:  # an answer too: kept until the store changes
             known = missing
         if stamp:
@@ -180,13 +227,19 @@ def _from_local_store(tracking_uri: str, name: str, kind: str, value: str) -> Ve
     return known
 
 
+def _sqlite_database(tracking_uri: str) -> Path | None:
+    parts = urlsplit(tracking_uri)
+    if parts.scheme != "sqlite" or not parts.path:
+        return None
+    return Path(unquote(parts.path[1:]))  # sqlite:///relative.db, sqlite:////absolute.db
+
+
 def _store_stamp(tracking_uri: str) -> tuple[int, ...]:
     """Size and modification time of a SQLite store's files (its journal and WAL included); empty for
     any other store, whose answers are not kept."""
-    parts = urlsplit(tracking_uri)
-    if parts.scheme != "sqlite" or not parts.path:
+    database = _sqlite_database(tracking_uri)
+    if database is None:
         return ()
-    database = Path(unquote(parts.path[1:]))  # sqlite:///relative.db, sqlite:////absolute.db
     stamp: list[int] = []
     for path in (database, Path(f"{database}-wal"), Path(f"{database}-journal")):
         try:

@@ -178,6 +178,20 @@ print(json.dumps({{"answers": answers, "children": len(children), "mlflow": "mlf
         "mlflow": False,
     }
 
+    # The next process (a cold start) finds that answer beside the store, which has not changed since:
+    # no child interpreter, no mlflow import.
+    next_start = f"""
+import json, sys
+from shared.serving import aliases
+children = []
+aliases._ask_child = lambda *question: children.append(question)
+answer = aliases.resolve({uri!r}, {name!r}, "champion").version
+print(json.dumps({{"answer": answer, "children": len(children), "mlflow": "mlflow" in sys.modules}}))
+"""
+    again = subprocess.run([sys.executable, "-c", next_start], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == {"answer": str(extra), "children": 0, "mlflow": False}
+
 
 def wait_until_serving(model: ChampionModel, version: str, timeout_s: float = 60) -> None:
     """On the embedded store a fresh ChampionModel serves the alias hint first and asks the registry in
