@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,8 @@ from shared.team_names import normalise_name
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+log = logging.getLogger("time2bet.serving.teams")
 
 TEAM_DIRECTORY_KEY = "raw/team_directory.json"
 
@@ -50,12 +53,15 @@ class TeamDirectory:
 
     @classmethod
     def read(cls, store: ObjectStore) -> TeamDirectory | None:
-        """The directory as of the last export, or None when no export wrote one."""
+        """The directory as of the last export, or None when no export wrote a readable one."""
         try:
             written = json.loads(store.get_bytes(TEAM_DIRECTORY_KEY))
+            return cls(written["by_alias"], {int(team_id): name for team_id, name in written["names"].items()})
         except ObjectNotFound:
             return None
-        return cls(written["by_alias"], {int(team_id): name for team_id, name in written["names"].items()})
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # the database answers instead
+            log.warning("unreadable team directory %s (%s): the database's is used", TEAM_DIRECTORY_KEY, exc)
+            return None
 
     def write(self, store: ObjectStore) -> None:
         body = json.dumps({"by_alias": self.by_alias, "names": self.names}, sort_keys=True).encode()

@@ -108,12 +108,7 @@ def batch_written_at(store: ObjectStore) -> datetime | None:
 def rescore_on_news(data: MatchUpdated | PreviewUpdated, services: Services) -> str:
     """Re-score unless a batch written after the news was fetched exists already: a tick announces its
     changes together, and the first re-score (reading the store after the tick wrote) covers them all."""
-    written_at = batch_written_at(services.store)
-    if written_at is not None and written_at >= data.fetched_at:
-        return "fresh"
-    fetched = latest_input_fetches(services.engine)
-    score_step(_fresh_export(services), MLParams.embedded(), None, log.info, fetched)
-    return "rescored"
+    return _rescore_unless_written_since(data.fetched_at, services)
 
 
 def rescore_on_promotion(data: ModelPromoted, announced_at: str | None, services: Services) -> str:
@@ -121,8 +116,14 @@ def rescore_on_promotion(data: ModelPromoted, announced_at: str | None, services
     reads the alias when it runs, so such a batch is the new champion's already."""
     if data.alias != CHAMPION or data.model_name != services.settings.model_name:
         return "skipped"  # another model's, or a challenger: prediction-lookup serves neither
+    return _rescore_unless_written_since(datetime.fromisoformat(announced_at) if announced_at else None, services)
+
+
+def _rescore_unless_written_since(moment: datetime | None, services: Services) -> str:
+    """The batch from now, unless the one prediction-lookup serves was written at or after `moment`
+    (None: always re-score)."""
     written_at = batch_written_at(services.store)
-    if written_at is not None and announced_at is not None and written_at >= datetime.fromisoformat(announced_at):
+    if written_at is not None and moment is not None and written_at >= moment:
         return "fresh"
     fetched = latest_input_fetches(services.engine)
     score_step(_fresh_export(services), MLParams.embedded(), None, log.info, fetched)

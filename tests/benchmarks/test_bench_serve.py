@@ -48,6 +48,7 @@ def test_quick_serving_benchmark(tmp_path: Path) -> None:
         assert 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
         assert result["requests_per_s"] > 0
     assert report["mlserver_skipped"] == "--quick"
+    assert report["batch_scoring_skipped"] == "--quick"  # the quick run never reads the reference set
     assert report["loader"] == ("wrk" if wrk_available() else "aiohttp")
 
     memory = {row["function"]: row for row in report["memory"]}

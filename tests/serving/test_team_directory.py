@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from functions.predict.main import app
 from shared.services import Services
-from shared.serving.teams import TeamDirectory
+from shared.serving.teams import TEAM_DIRECTORY_KEY, TeamDirectory
+from shared.storage import LocalObjectStore
 from shared.teams import TeamResolver
 from tests.prepared import PreparedData
 
@@ -42,3 +43,13 @@ def test_a_name_added_after_the_export_resolves_through_the_database(
         assert added.json()["home_team"] == known.json()["home_team"]
         typo = client.post("/predict", json={**BODY, "home_team": "Manchester Utd"})
         assert typo.status_code == 422 and "Man United" in typo.json()["detail"]
+
+
+def test_an_unreadable_export_copy_leaves_the_database_to_answer(tmp_path) -> None:
+    store = LocalObjectStore(tmp_path)
+    assert TeamDirectory.read(store) is None  # no export yet
+    for body in (b"{not json", b'{"by_alias": {}}', b"[]"):
+        store.put_bytes(TEAM_DIRECTORY_KEY, body)
+        assert TeamDirectory.read(store) is None, body
+    TeamDirectory({"arsenal": 1}, {1: "Arsenal"}).write(store)
+    assert TeamDirectory.read(store) == TeamDirectory({"arsenal": 1}, {1: "Arsenal"})
