@@ -8,13 +8,12 @@ of its own) and pointed at the service given; the dedupe memory is the settings'
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from dataclasses import replace
 
 from shared.config import get_settings
-from shared.events.dispatcher import RabbitDispatcher
+from shared.events.dispatcher import RabbitDispatcher, run_on_uvloop
 from shared.events.routing import RoutingTable, load_routing
 
 
@@ -37,7 +36,7 @@ def main(arguments: list[str]) -> None:
         raise SystemExit("AMQP_URL is not set")
     dispatcher = RabbitDispatcher(amqp_url, routing, service_urls)
     dispatcher.declare()
-    asyncio.run(dispatcher.run_until_signalled())
+    run_on_uvloop(dispatcher.run_until_signalled())
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from functions.predict.main import app as predict_app
 from functions.predict_async.main import app as predict_async_app
 from functions.task_status.main import app as task_status_app
 from shared.events.contract import PREDICTION_REQUESTED, PredictionRequested, make_event, parse_event
-from shared.events.dedupe import Deduper
 from shared.events.dispatcher import RabbitDispatcher
 from shared.events.routing import load_routing
 from shared.jobs import JobState
@@ -71,7 +70,7 @@ def test_async_round_trip_through_rabbitmq(served, configure, hosting, client_fo
         assert status.get(finished_url).json()["status"] == "queued"
 
         services = {**others.urls(routing.services), "infer": infer_url}
-        with RabbitDispatcher(amqp_url, routing, services, deduper=Deduper(None, "t2b:", 60, 100), backoff_scale=0.01):
+        with RabbitDispatcher(amqp_url, routing, services, recent_capacity=100, backoff_scale=0.01):
             finished = poll_until_done(status, finished_url)
             failed = poll_until_done(status, failed_url)
             [completed] = others.wait_for(1, "cache-ops", timeout=30)

@@ -57,7 +57,7 @@ def _dispatcher(amqp_url: str, routing: RoutingTable, subscribers: Subscribers) 
         amqp_url,
         routing,
         subscribers.urls(routing.services),
-        deduper=Deduper(None, "t2b:", 60, 1000),
+        recent_capacity=1000,
         backoff_scale=BACKOFF_SCALE,
     )
 
