@@ -19,6 +19,7 @@ import pika
 import pika.exceptions
 import pika.frame
 import pika.spec
+import uvloop
 from cloudevents.http import CloudEvent
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.adapters.blocking_connection import BlockingChannel
@@ -331,7 +332,7 @@ class RabbitPublisher:
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._start_lock:
             if self._loop is None:
-                loop = asyncio.new_event_loop()
+                loop = uvloop.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="t2b-amqp-publisher", daemon=True)
                 thread.start()
                 self._loop, self._thread = loop, thread
@@ -423,8 +424,10 @@ class RabbitPublisher:
                 await link.open(self._parameters)
                 self._link = link
             link = self._link
+        if link.unblocked.is_set():
+            return link
         try:
-            await asyncio.wait_for(link.unblocked.wait(), self._blocked_wait_seconds)  # at once unless blocked
+            await asyncio.wait_for(link.unblocked.wait(), self._blocked_wait_seconds)
         except TimeoutError:
             raise BrokerBlocked(
                 f"RabbitMQ has blocked publishing (flow control) for over {self._blocked_wait_seconds:.1f} s"
