@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
@@ -24,6 +26,7 @@ from shared.events.delivery import (
 )
 from shared.events.dispatcher import RabbitDispatcher
 from shared.events.rabbitmq import (
+    PublishFailed,
     RabbitPublisher,
     broker_exchange,
     dead_letter_exchange,
@@ -235,3 +238,23 @@ def test_a_message_that_is_not_a_cloudevent_is_dropped_not_looped(amqp_url, rout
         time.sleep(0.5)
         assert all(depth == 0 for depth in queue_depths(amqp_url, routing).values())
     assert subscribers.received == []
+
+
+def test_a_refused_publish_raises_and_the_publisher_recovers(amqp_url: str, routing: RoutingTable) -> None:
+    """RabbitMQ closing the confirm channel (an exchange that does not exist: 404) refuses the events it had
+    not confirmed, and the next publish opens a new channel instead of failing forever."""
+    broker = next(iter(routing.brokers.values()))
+    ghost = dataclasses.replace(broker, name=f"ghost-{uuid.uuid4().hex[:8]}")
+    with_ghost = dataclasses.replace(routing, brokers={**routing.brokers, ghost.name: ghost})
+    event = make_event("io.time2bet.cache.invalidate", {"scope": "all"}, source="/t")
+    publisher = RabbitPublisher(amqp_url, with_ghost)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        with pytest.raises(PublishFailed, match="NOT_FOUND"):
+            publisher.publish_many([event, event], ghost.name)
+        connection.channel().exchange_declare(broker_exchange(ghost.name), exchange_type="headers")
+        publisher.publish(event, ghost.name)  # routed nowhere, but confirmed
+    finally:
+        connection.channel().exchange_delete(broker_exchange(ghost.name))
+        connection.close()
+        publisher.close()
