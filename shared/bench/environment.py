@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from shared.processes import REPO, listening
+from shared.processes import REPO, beside_python, free_port, listening, start_process, stop_process
 
 DEMO_DATA = REPO / "data" / "demo" / "football-data"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -72,6 +73,26 @@ def prepare(data_dir: Path, redis_url: str | None, notify: Callable[[str], None]
     settings = get_settings()
     pairs, kickoff = _team_pairs()
     return Fixture(data_dir, redis_url, prefix, settings.model_name, _champion_version(), pairs, kickoff)
+
+
+@contextmanager
+def tracking_server(logs: Path) -> Iterator[str]:
+    """`mlflow server` on loopback over the bench's embedded store (its SQLite registry and artifacts), so a
+    function can resolve the same champion over MLflow's REST API; yields the tracking URI."""
+    from shared.config import get_settings
+
+    settings = get_settings()
+    port = free_port()
+    args = [beside_python("mlflow"), "server", "--backend-store-uri", settings.resolved_mlflow_tracking_uri,
+            "--default-artifact-root", str(settings.mlflow_artifacts_dir), "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1"]  # fmt: skip
+    # No job runner: its consumer would outlive the server's SIGTERM (tests/mlflow_fixtures.py says more).
+    environment = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    process = start_process(args, port, logs / f"mlflow-server-{port}.log", env=environment, timeout=120.0)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
 
 
 def _champion_version() -> str:

@@ -147,7 +147,7 @@ def measure_publishers(report: EventsBenchReport, amqp_url: str, count: int) -> 
         report.add(
             Row(
                 "time2bet",
-                "publish, aiormq pipelined",
+                "publish, pipelined confirms",
                 f"batch {PUBLISH_BATCH}",
                 count / (time.perf_counter() - started),
             )

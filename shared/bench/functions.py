@@ -60,8 +60,11 @@ class ColdStarts:
         return statistics.median(run.until_listening_s for run in self.runs)
 
 
-def cold_start(body: dict[str, Any], logs: Path, timeout_s: float = 60.0) -> ColdStart:
-    """Exec of uvicorn -> first 200 of POST /predict, the champion's load included.
+def cold_start(
+    body: dict[str, Any], logs: Path, environment: dict[str, str] | None = None, timeout_s: float = 60.0
+) -> ColdStart:
+    """Exec of uvicorn -> first 200 of POST /predict, the champion's load included; `environment` adds to
+    this process's (MLFLOW_TRACKING_URI of a tracking server, say).
 
     The port is polled with bare connects: building an HTTP client per attempt costs enough CPU
     to slow the server being timed (it doubled the figure on two cores). The one client that asks is
@@ -70,7 +73,7 @@ def cold_start(body: dict[str, Any], logs: Path, timeout_s: float = 60.0) -> Col
     port = free_port()
     client = httpx.Client(timeout=timeout_s)
     started = time.perf_counter()
-    process = launch(uvicorn_args(PREDICT_APP, port), logs / f"cold-start-{port}.log")
+    process = launch(uvicorn_args(PREDICT_APP, port), logs / f"cold-start-{port}.log", environment)
     try:
         deadline = time.monotonic() + timeout_s
         while not listening("127.0.0.1", port, 0.1):

@@ -16,11 +16,19 @@ from typing import Any
 import httpx
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from shared.bench import functions, mlserver
 from shared.bench.batch_scoring import REFERENCE_DATA, measure_batch_scoring
-from shared.bench.environment import Fixture, drop_redis_keys, find_redis, prepare
+from shared.bench.environment import Fixture, drop_redis_keys, find_redis, prepare, tracking_server
 from shared.bench.load import Body, Load, LoadGenerator, LoadResult, choose_generator
 from shared.bench.model_loading import compare_loading
 from shared.bench.report import ServeBenchReport, WarmRow
@@ -151,6 +159,12 @@ def bench_serve_command(
         console.print(f"figures written to {json_path}")
 
 
+def _advancing(progress: Progress, task: TaskID, steps: int) -> Iterator[int]:
+    for step in range(steps):
+        yield step
+        progress.advance(task)
+
+
 def _progress() -> Progress:
     return progress(
         SpinnerColumn(),
@@ -168,11 +182,14 @@ def _measure_functions(
     hit_body, miss_body = predict_bodies(fixture)
 
     task = progress.add_task("cold starts of predict", total=plan.cold_runs)
-    runs = []
-    for _ in range(plan.cold_runs):
-        runs.append(functions.cold_start(hit_body, logs))
-        progress.advance(task)
-    report.cold_starts = functions.ColdStarts(runs)
+    report.cold_starts = functions.ColdStarts(
+        [functions.cold_start(hit_body, logs) for _ in _advancing(progress, task, plan.cold_runs)]
+    )
+    task = progress.add_task("cold starts with an MLflow tracking server", total=plan.cold_runs)
+    with tracking_server(logs) as tracking_uri:
+        server = {"MLFLOW_TRACKING_URI": tracking_uri}
+        runs = [functions.cold_start(hit_body, logs, server) for _ in _advancing(progress, task, plan.cold_runs)]
+    report.cold_starts_tracking_server = functions.ColdStarts(runs)
 
     if plan.import_profile:
         task = progress.add_task("import costs in fresh interpreters", total=len(functions.IMPORT_PROFILE))

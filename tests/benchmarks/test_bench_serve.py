@@ -32,9 +32,10 @@ def test_quick_serving_benchmark(tmp_path: Path) -> None:
         assert title in completed.stdout
     report = json.loads(figures.read_text())
 
-    cold = report["cold_starts"]
-    assert len(cold["runs"]) == 1
-    assert 0 < cold["median_listening_s"] <= cold["median_s"]
+    for key in ("cold_starts", "cold_starts_tracking_server"):  # embedded defaults, then `mlflow server`
+        cold = report[key]
+        assert len(cold["runs"]) == 1
+        assert 0 < cold["median_listening_s"] <= cold["median_s"]
 
     warm = {(row["server"], row["cache"], row["concurrency"]): row for row in report["warm"]}
     assert set(warm) == {("time2bet", "hit", 8), ("time2bet", "miss", 8)}
@@ -59,7 +60,11 @@ def test_quick_serving_benchmark(tmp_path: Path) -> None:
     loading = report["model_loading"]
     assert loading["pyfunc_median_s"] > 0 and loading["booster_median_s"] > 0
     assert loading["same_outputs"] and loading["rows_compared"] > 0
-    assert {goal["goal"] for goal in report["goals"]} >= {"cold start ≤ 0.5 s", "miss p99 ≤ 6 ms at 8 clients"}
+    assert {goal["goal"] for goal in report["goals"]} >= {
+        "cold start ≤ 0.5 s, embedded defaults",
+        "cold start ≤ 0.5 s, MLflow tracking server",
+        "miss p99 ≤ 6 ms at 8 clients",
+    }
 
     # every server the bench started is stopped: no process is left serving a port its logs are named
     # after (asked by command line, not by connecting: another program on the machine may reuse a port)
@@ -89,6 +94,7 @@ def test_goals_hold_misses_to_multiples_of_mlserver_and_every_function_to_the_me
 
     report = ServeBenchReport(quick=False, redis=None, loader="wrk")
     report.cold_starts = ColdStarts([ColdStart(0.3, 0.45), ColdStart(0.3, 0.48), ColdStart(0.3, 0.9)])
+    report.cold_starts_tracking_server = ColdStarts([ColdStart(0.3, 0.49), ColdStart(0.3, 0.51), ColdStart(0.3, 0.52)])
     report.warm = [
         WarmRow("time2bet", "miss", 1, result(1000, 2.0)),
         WarmRow("mlserver", "none", 1, result(1001, 2.0)),  # just short of 1.0x
@@ -101,7 +107,8 @@ def test_goals_hold_misses_to_multiples_of_mlserver_and_every_function_to_the_me
     report.batch_scoring = BatchScoring("reference", 30_000, 0.61, 4e6)  # 49,180 matches/s
     verdicts = {goal: met for goal, _measured, met in report.goals()}
     assert verdicts == {
-        "cold start ≤ 0.5 s": True,  # the median of three
+        "cold start ≤ 0.5 s, embedded defaults": True,  # the median of three
+        "cold start ≤ 0.5 s, MLflow tracking server": False,
         "misses ≥ 1.0x MLServer's throughput at 1 clients": False,
         "misses ≥ 1.5x MLServer's throughput at 8 clients": True,
         "misses ≥ 1.5x MLServer's throughput at 32 clients": True,
