@@ -9,6 +9,8 @@ even the Trigger's dead-letter sink cannot take them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -174,6 +176,7 @@ class _ConfirmLink:
         self.unblocked = asyncio.Event()  # cleared while RabbitMQ holds the connection blocked
         self.unblocked.set()
         self.lost: BaseException | None = None
+        self.closed: asyncio.Future[None] = loop.create_future()  # done once the connection is closed
         self._next_tag = 1
         self._awaiting: dict[int, asyncio.Future[bool]] = {}  # delivery tag → ack (True) or nack (False)
 
@@ -186,6 +189,8 @@ class _ConfirmLink:
 
         def fail(_: object, error: BaseException | str) -> None:
             self._lose(ConnectionError(f"RabbitMQ closed the connection: {error}"))
+            if not self.closed.done():
+                self.closed.set_result(None)
             if not opened.done():
                 opened.set_exception(ConnectionError(f"RabbitMQ did not open a connection: {error}"))
 
@@ -230,16 +235,22 @@ class _ConfirmLink:
                 del self._awaiting[tag]
 
     def close(self) -> None:
+        """Start closing: what still awaits a confirm fails now, `closed` is done once RabbitMQ agreed."""
         self._lose(ConnectionError("closed by the publisher"))
-        if self.connection is not None and not (self.connection.is_closed or self.connection.is_closing):
-            self.connection.close()
+        if self.connection is None or self.connection.is_closed:
+            if not self.closed.done():
+                self.closed.set_result(None)
+        elif not self.connection.is_closing:
+            with contextlib.suppress(pika.exceptions.ConnectionWrongStateError):  # closed meanwhile
+                self.connection.close()
 
     def _on_confirm(self, frame: pika.frame.Method) -> None:
         method = frame.method
         acked = isinstance(method, pika.spec.Basic.Ack)
-        tags = (
-            [tag for tag in self._awaiting if tag <= method.delivery_tag] if method.multiple else [method.delivery_tag]
-        )
+        if method.multiple:  # every tag up to this one; the dict holds tags in the order they were sent
+            tags = list(itertools.takewhile(lambda tag: tag <= method.delivery_tag, self._awaiting))
+        else:
+            tags = [method.delivery_tag]
         for tag in tags:
             future = self._awaiting.pop(tag, None)
             if future is not None and not future.done():
@@ -314,7 +325,8 @@ class RabbitPublisher:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
-        loop.call_soon_threadsafe(self._drop_link)
+        with contextlib.suppress(Exception):  # a broken connection may not close cleanly: the loop ends anyway
+            asyncio.run_coroutine_threadsafe(self._close_link(), loop).result(CONNECT_TIMEOUT_SECONDS)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(CONNECT_TIMEOUT_SECONDS)
         loop.close()
@@ -433,6 +445,12 @@ class RabbitPublisher:
                 f"RabbitMQ has blocked publishing (flow control) for over {self._blocked_wait_seconds:.1f} s"
             ) from None
         return link
+
+    async def _close_link(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            link.close()
+            await asyncio.wait_for(link.closed, CONNECT_TIMEOUT_SECONDS)
 
     def _drop_link(self) -> None:
         link, self._link = self._link, None
