@@ -124,3 +124,17 @@ def test_predict_serves_without_numpy_the_training_stack_or_a_database_layer(pre
     answer = prepared_data.run_fresh(PREDICT_IN_A_FRESH_PROCESS)
     assert answer["markets"] == ["none", "pre-kickoff", "none"] and answer["loaded"] == []
     assert all(abs(total - 1.0) < 1e-9 for total in answer["sums"])
+
+
+# With REDIS_URL set the first request imports redis. From redis-py 7.2 on, `import redis` imports the
+# OpenTelemetry SDK's metrics whenever it is installed (mlflow brings it into the ml image): 70-180 ms
+# more on each such cold start, which is why requirements/serve.txt keeps redis below 7.2.
+REDIS_IN_A_FRESH_PROCESS = """
+import json, sys
+import redis
+print(json.dumps({"otel_sdk": sorted(m for m in sys.modules if m.startswith("opentelemetry.sdk"))}))
+"""
+
+
+def test_importing_redis_leaves_the_opentelemetry_sdk_alone(prepared_data) -> None:
+    assert prepared_data.run_fresh(REDIS_IN_A_FRESH_PROCESS) == {"otel_sdk": []}
