@@ -16,17 +16,22 @@ asked again only once its files changed: nothing else can have moved an alias.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import http.client
 import json
 import logging
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse, urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlparse, urlsplit, urlunsplit
 
 from shared.config import get_settings
 from shared.errors import Unavailable
@@ -81,34 +86,76 @@ def is_server(tracking_uri: str) -> bool:
     return urlparse(tracking_uri).scheme.lower() in ("http", "https")
 
 
-def _rest_options(tracking_uri: str) -> dict[str, object]:
-    """The credentials and TLS settings MlflowClient would use: from the settings object, else from the
-    URI's user info (sent as credentials, never in the URL: httpx logs every request's URL at INFO)."""
+@dataclasses.dataclass(frozen=True)
+class RestAnswer:
+    """What the tracking server answered to a GET: its status and body."""
+
+    status_code: int
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _AnswerRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not followed: the credentials go to the tracking server only."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+def _rest_headers(tracking_uri: str) -> dict[str, str]:
+    """The credentials MlflowClient would send: from the settings object, else from the URI's user info
+    (sent as a header, never in the URL: URLs end up in logs)."""
     settings = get_settings()
-    options: dict[str, object] = {}
     user_info = urlsplit(tracking_uri)
     if settings.mlflow_tracking_token:
-        options["headers"] = {"Authorization": f"Bearer {settings.mlflow_tracking_token.get_secret_value()}"}
-    elif settings.mlflow_tracking_username and settings.mlflow_tracking_password:
-        options["auth"] = (settings.mlflow_tracking_username, settings.mlflow_tracking_password.get_secret_value())
+        return {"Authorization": f"Bearer {settings.mlflow_tracking_token.get_secret_value()}"}
+    if settings.mlflow_tracking_username and settings.mlflow_tracking_password:
+        username, password = settings.mlflow_tracking_username, settings.mlflow_tracking_password.get_secret_value()
     elif user_info.username is not None:
-        options["auth"] = (unquote(user_info.username), unquote(user_info.password or ""))
+        username, password = unquote(user_info.username), unquote(user_info.password or "")
+    else:
+        return {}
+    return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")}
+
+
+def _tls_context(tracking_uri: str) -> ssl.SSLContext | None:
+    """MlflowClient's TLS settings, for an https server: certifi's roots (as requests uses), the server
+    certificate of MLFLOW_TRACKING_SERVER_CERT_PATH, or no verification (MLFLOW_TRACKING_INSECURE_TLS)."""
+    if urlsplit(tracking_uri).scheme.lower() != "https":
+        return None
+    settings = get_settings()
     if settings.mlflow_tracking_insecure_tls:
-        options["verify"] = False
-    elif settings.mlflow_tracking_server_cert_path:
-        options["verify"] = settings.mlflow_tracking_server_cert_path
-    return options
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    import certifi
+
+    return ssl.create_default_context(cafile=settings.mlflow_tracking_server_cert_path or certifi.where())
 
 
-def rest_get(tracking_uri: str, path: str, params: dict[str, str] | None = None) -> Any:
-    """A GET of MLflow's REST API on the tracking server, with the credentials MlflowClient would send
-    (an httpx.Response); RegistryUnreachable when the server does not answer."""
-    import httpx
+def rest_get(tracking_uri: str, path: str, params: dict[str, str] | None = None) -> RestAnswer:
+    """A GET of MLflow's REST API on the tracking server, with the credentials and TLS settings
+    MlflowClient would use; RegistryUnreachable when the server does not answer.
 
-    url = _without_user_info(tracking_uri).rstrip("/") + path
+    On the standard library's client: a cold start against a tracking server makes this call before its
+    first answer, and httpx cost that start 0.2-0.28 s here (its import, then its first client's TLS
+    context, built even for http); urllib's is already imported by then (`t2b bench serve`, #19).
+    """
+    url = _without_user_info(tracking_uri).rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **_rest_headers(tracking_uri)})
+    opener = urllib.request.build_opener(
+        _AnswerRedirects, urllib.request.HTTPSHandler(context=_tls_context(tracking_uri))
+    )
     try:
-        return httpx.get(url, params=params, timeout=TIMEOUT_S, **_rest_options(tracking_uri))  # type: ignore[arg-type]
-    except httpx.HTTPError as exc:
+        with opener.open(request, timeout=TIMEOUT_S) as response:
+            return RestAnswer(response.status, response.read())
+    except urllib.error.HTTPError as answered:  # a 3xx, 4xx or 5xx is the server's answer
+        with answered:
+            return RestAnswer(answered.code, answered.read())
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         raise unreachable(tracking_uri, f"unreachable: {type(exc).__name__}") from None
 
 
