@@ -28,8 +28,10 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 from rq.results import Result
 from rq.serializers import JSONSerializer
+from rq.utils import utcformat
 
 from shared.clock import utcnow
 from shared.config import Settings
@@ -55,10 +57,15 @@ STATUS_ROUTE = "/monitoring/task_status/{task_id}"
 # What rq tooling lists as the job's function: the infer function performs it, on its event.
 PERFORMED_BY = "functions.infer.main.handle"
 WORKER_NAME = f"infer@{socket.gethostname()}"
+# A job runs at most once at a time (a repeat of its event waits for it to end or be requeued), so its
+# entry in rq's started registry has one execution id, which any process can remove without a read.
+EXECUTION_ID = "infer"
 # Unlike the cache, job state is needed for correctness: wait a little longer before calling Redis down.
 REDIS_TIMEOUT_SECONDS = 2.0
 
 Status = Literal["queued", "started", "finished", "failed"]
+# rq statuses after which a job is not run again (stopped and canceled: by someone through rq's tooling)
+ENDED = frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
 JOBS = _metric(
     Counter,
@@ -101,7 +108,8 @@ class JobStore(Protocol):
 
     def get(self, task_id: str) -> JobState | None: ...
 
-    def start(self, task_id: str) -> None: ...
+    def start(self, task_id: str) -> bool:
+        """Mark it started; False, changing nothing, when it has already ended (the event is a repeat)."""
 
     def requeue(self, task_id: str) -> None: ...
 
@@ -126,9 +134,12 @@ class RqJobStore:
         self._connection = connection
         self._queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
         self._ttl_s = ttl_s
-        # The job and execution this process started, kept until it ends them: ending one then needs no
-        # read of the job or of its execution registry (three Redis round trips of the dozen an event took).
-        self._started: dict[str, tuple[Job, Execution]] = {}
+        # rq builds a registry, resolving its serializer, on every job.<registry> access: built once here
+        self._started_registry = StartedJobRegistry(queue=self._queue)
+        self._finished_registry = FinishedJobRegistry(queue=self._queue)
+        self._failed_registry = FailedJobRegistry(queue=self._queue)
+        # The jobs this process started, kept until it ends them: ending one then needs no read of it.
+        self._started: dict[str, Job] = {}
 
     def create(self, task_id: str, request: PredictRequest) -> None:
         job = Job.create(
@@ -169,20 +180,23 @@ class RqJobStore:
         reason = latest.exc_string if latest is not None and latest.exc_string else f"rq status {status.value}"
         return state.model_copy(update={"status": "failed", "error": reason})
 
-    def start(self, task_id: str) -> None:
+    def start(self, task_id: str) -> bool:
         with self._redis_errors(), self._connection.pipeline() as pipeline:
             job = self._job(task_id)
+            if job.get_status(refresh=False) in ENDED:
+                return False
             self._queue.remove(job, pipeline=pipeline)  # no rq worker pops it: the event delivered it
-            execution = Execution.create(job, ttl=self._ttl_s, pipeline=pipeline)
+            self._started_registry.add_execution(self._execution(task_id), pipeline=pipeline, ttl=self._ttl_s)
             job.prepare_for_execution(WORKER_NAME, pipeline=pipeline)
             pipeline.execute()
-        self._started[task_id] = (job, execution)
+        self._started[task_id] = job
+        return True
 
     def requeue(self, task_id: str) -> None:
         self._started.pop(task_id, None)
         with self._redis_errors(), self._connection.pipeline() as pipeline:
             job = self._job(task_id)
-            job.execution_registry.delete(job=job, pipeline=pipeline)
+            self._started_registry.remove_execution(self._execution(task_id), pipeline=pipeline)
             job.set_status(JobStatus.QUEUED, pipeline=pipeline)
             self._queue.push_job_id(job.id, pipeline=pipeline)
             pipeline.execute()
@@ -198,14 +212,14 @@ class RqJobStore:
                 worker_name=WORKER_NAME,
                 pipeline=pipeline,
             )
-            job.finished_job_registry.add(job, self._ttl_s, pipeline=pipeline)
+            self._finished_registry.add(job, self._ttl_s, pipeline=pipeline)
             pipeline.execute()
 
     def fail(self, task_id: str, reason: str) -> None:
         with self._redis_errors(), self._connection.pipeline() as pipeline:
             job = self._end(task_id, JobStatus.FAILED, pipeline)
             Result.create_failure(job, self._ttl_s, exc_string=reason, worker_name=WORKER_NAME, pipeline=pipeline)
-            job.failed_job_registry.add(job, ttl=self._ttl_s, exc_string=reason, pipeline=pipeline)
+            self._failed_registry.add(job, ttl=self._ttl_s, exc_string=reason, pipeline=pipeline)
             pipeline.execute()
 
     def close(self) -> None:
@@ -213,20 +227,23 @@ class RqJobStore:
 
     def _end(self, task_id: str, status: JobStatus, pipeline: redis.client.Pipeline) -> Job:
         """Out of the queue and the started registry, in its final status, kept for the TTL from now."""
-        started = self._started.pop(task_id, None)
-        if started is None:  # started by another process, or never: read what rq knows
+        job = self._started.pop(task_id, None)
+        if job is None:  # started by another process, or never (failed before its event left): read it
             job = self._job(task_id)
-            job.execution_registry.delete(job=job, pipeline=pipeline)
-        else:
-            job, execution = started
-            execution.delete(job=job, pipeline=pipeline)
-            pipeline.delete(job.execution_registry.key)
+            self._queue.remove(job, pipeline=pipeline)
+        self._started_registry.remove_execution(self._execution(task_id), pipeline=pipeline)
         job.ended_at = utcnow()
-        self._queue.remove(job, pipeline=pipeline)  # a job failed before it was ever started
         job.set_status(status, pipeline=pipeline)
-        job.save(pipeline=pipeline, include_meta=False)
+        # The rest of the job's hash is as create and start wrote it: a full job.save would re-serialise
+        # and re-compress all of it (a tenth of infer's CPU an event) to change this one field.
+        pipeline.hset(job.key, "ended_at", utcformat(job.ended_at))
         job.cleanup(self._ttl_s, pipeline=pipeline, remove_from_queue=False)
         return job
+
+    def _execution(self, task_id: str) -> Execution:
+        """The job's entry in rq's started registry. An rq worker also keeps an execution record and a
+        per-job execution registry for its heartbeats; with no worker to heartbeat, the entry is all."""
+        return Execution(id=EXECUTION_ID, job_id=task_id, connection=self._connection)
 
     def _job(self, task_id: str) -> Job:
         try:
@@ -263,8 +280,13 @@ class LocalJobStore:
             entry = self._jobs.get(task_id)
             return entry[0] if entry else None
 
-    def start(self, task_id: str) -> None:
-        self._update(task_id, status="started", started_at=utcnow())
+    def start(self, task_id: str) -> bool:
+        with self._lock:
+            state = self._current(task_id)
+            if state.status in ("finished", "failed"):
+                return False
+            self._put(state.model_copy(update={"status": "started", "started_at": utcnow()}))
+            return True
 
     def requeue(self, task_id: str) -> None:
         self._update(task_id, status="queued", started_at=None)
@@ -280,10 +302,13 @@ class LocalJobStore:
 
     def _update(self, task_id: str, **changes: object) -> None:
         with self._lock:
-            self._drop_expired()
-            if task_id not in self._jobs:
-                raise UnknownJob(task_id)
-            self._put(self._jobs[task_id][0].model_copy(update=changes))
+            self._put(self._current(task_id).model_copy(update=changes))
+
+    def _current(self, task_id: str) -> JobState:
+        self._drop_expired()
+        if task_id not in self._jobs:
+            raise UnknownJob(task_id)
+        return self._jobs[task_id][0]
 
     def _put(self, state: JobState) -> None:
         self._jobs[state.task_id] = (state, time.monotonic() + self._ttl_s)
@@ -346,11 +371,13 @@ def run_prediction(
         raise InvalidEvent(f"infer handles {PREDICTION_REQUESTED} only, not {envelope.type}")
     task_id = envelope.data.job_id
     try:
-        jobs.start(task_id)
+        started = jobs.start(task_id)
     except UnknownJob:
         raise InvalidEvent(f"no job {task_id!r}: never created, or expired (jobs are kept {ttl_s} s)") from None
     except JobStoreUnavailable as error:
         raise RetryLater(str(error)) from error
+    if not started:  # the job is the record of what was done: a repeated event has no second effect
+        return "duplicate"
     JOBS.labels("started").inc()
     try:
         return _predict_and_record(envelope.data, plane, jobs, publisher, source)

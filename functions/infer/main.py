@@ -33,7 +33,7 @@ def infer(envelope: Envelope[EventData], services: Services) -> str:
     )
 
 
-task = typed_task(SPEC.name, infer)
+task = typed_task(SPEC.name, infer, deduped_by_work=True)  # a job already ended is not run again
 install_http_handlers()
 
 

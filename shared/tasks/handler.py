@@ -2,7 +2,9 @@
 
 A task function's `task` is an `EventTask`: it counts the event, drops a duplicate (same source +
 id already handled by this function), validates it, runs the work, and only then remembers the id
-(marking first would lose the redelivered copy of an event whose handling crashed). The work gets
+(marking first would lose the redelivered copy of an event whose handling crashed). A task whose
+work keeps its own record of what it did (infer: the async job's state) is `deduped_by_work`: the work
+answers "duplicate" to a repeat, and the task spends no Redis round trips on event ids. The work gets
 the process's `Services` beside the event: under functions-framework the ones of the framework's
 app (`app_services()`, built on the first event), in the in-process bus the runtime's
 (`EventTask.bound`).
@@ -91,6 +93,7 @@ class EventTask(Generic[T]):
     function: str  # the Knative Service name (SPEC.name): the dedupe subscription and the metrics label
     process: Callable[[T, Services], str | None]
     parse: Callable[[CloudEvent], T]
+    deduped_by_work: bool = False
 
     def bound(self, services: Services) -> EventHandler:
         """The handler the in-process bus calls: this task with the runtime's services."""
@@ -99,9 +102,9 @@ class EventTask(Generic[T]):
     def __call__(self, event: CloudEvent, services: Services) -> None:
         event_type = type_label(event)
         TASK_EVENTS_RECEIVED.labels(event_type, self.function).inc()
-        deduper = services.deduper
+        deduper = None if self.deduped_by_work else services.deduper
         key = Deduper.key(self.function, str(event["source"]), str(event["id"]))
-        if deduper.seen(key):
+        if deduper is not None and deduper.seen(key):
             log.info("%s: event %s (%s) already handled: ignored", self.function, event["id"], event_type)
             self._count(event_type, "duplicate")
             return
@@ -125,7 +128,8 @@ class EventTask(Generic[T]):
             log.exception("%s: event %s (%s) failed", self.function, event["id"], event_type)
             self._count(event_type, "failed")
             raise
-        deduper.remember(key)
+        if deduper is not None:
+            deduper.remember(key)
         self._count(event_type, outcome)
 
     def _count(self, event_type: str, outcome: str) -> None:
@@ -146,10 +150,10 @@ def as_event_failure(error: Exception) -> Exception:
 
 
 def typed_task(
-    function: str, process: Callable[[Envelope[EventData], Services], str | None]
+    function: str, process: Callable[[Envelope[EventData], Services], str | None], deduped_by_work: bool = False
 ) -> EventTask[Envelope[EventData]]:
     """A task on contract events: validated by `parse_event` (pings resolved to the type they stand for)."""
-    return EventTask(function=function, process=process, parse=parse_event)
+    return EventTask(function=function, process=process, parse=parse_event, deduped_by_work=deduped_by_work)
 
 
 # --- HTTP answers under functions-framework ----------------------------------------------------

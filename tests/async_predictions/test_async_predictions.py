@@ -105,16 +105,20 @@ def test_async_round_trip_through_rabbitmq(served, configure, hosting, client_fo
     assert failed[-1]["task_id"] in queue.failed_job_registry.get_job_ids()
     assert queue.count == 0 and queue.started_job_registry.count == 0
 
-    # the same event delivered twice (at least once delivery) has one effect: one rq Result
+    # the same event delivered twice (at least once delivery) has one effect: one rq Result; so does
+    # another event for the job (a publisher's retry under a new id): the job, not the id, is the record
     jobs = here.job_store
     request = PredictRequest.model_validate(BODY)
     task_id = f"duplicate-{uuid.uuid4().hex}"
     jobs.create(task_id, request)
-    event = make_event(PREDICTION_REQUESTED, PredictionRequested(job_id=task_id, request=request), source="/tests")
+    requested = PredictionRequested(job_id=task_id, request=request)
+    event = make_event(PREDICTION_REQUESTED, requested, source="/tests")
     assert post_event(infer_url, event).status_code == 200
     assert post_event(infer_url, event, "structured").status_code == 200
+    assert post_event(infer_url, make_event(PREDICTION_REQUESTED, requested, source="/tests")).status_code == 200
     job = Job.fetch(task_id, connection=queue.connection, serializer=JSONSerializer)
     assert job.get_status() == "finished" and Result.count(job) == 1
+    assert not list(queue.connection.scan_iter(match=f"{served['REDIS_KEY_PREFIX']}events:seen:infer|*"))
 
 
 @pytest.mark.mlflow
