@@ -153,8 +153,10 @@ class RqJobStore:
             result_ttl=self._ttl_s,
             failure_ttl=self._ttl_s,
         )
-        with self._redis_errors():
-            self._queue.enqueue_job(job)
+        # in one pipeline: rq's own would send the queue registration and the job in two round trips
+        with self._redis_errors(), self._connection.pipeline() as pipeline:
+            self._queue.enqueue_job(job, pipeline=pipeline)
+            pipeline.execute()
 
     def get(self, task_id: str) -> JobState | None:
         with self._redis_errors():
