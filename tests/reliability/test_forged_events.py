@@ -7,9 +7,7 @@ deliver through the real RabbitMQ with the transport `t2b up` runs.
 
 from __future__ import annotations
 
-import datetime
 import importlib
-import ipaddress
 import json
 import ssl
 import threading
@@ -25,10 +23,7 @@ import jwt
 import pytest
 import redis
 from cloudevents.http import CloudEvent
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from shared.config import get_settings
@@ -54,6 +49,7 @@ from shared.runtime.function_processes import FunctionProcess, start_functions, 
 from shared.runtime.local import NAMESPACE
 from shared.runtime.rabbit_transport import RabbitTransport
 from tests.services import REPO, listening, require
+from tests.tls import self_signed_for_loopback
 
 AUDIENCE = audience_of("cache-ops", NAMESPACE)
 ALLOWED = oidc_identity("Trigger", "cache-ops-on-cache-invalidate", NAMESPACE)
@@ -201,37 +197,13 @@ class ApiServer:
     bearers: list[str]  # the Authorization headers it was sent
 
 
-def self_signed_for_loopback(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "ca.crt", folder / "server.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_file, key_file
-
-
 @pytest.fixture
 def api_server(issuer: LocalIssuer, tmp_path: Path) -> Iterator[ApiServer]:
     """A stand-in for the API server's /openid/v1/jwks (there is no Kubernetes here): HTTPS under a cluster
     CA of its own, answering 401 unless the bearer is the service account's current token."""
     account = tmp_path / "serviceaccount"
     account.mkdir()
-    cert_file, key_file = self_signed_for_loopback(account)
+    cert_file, key_file = self_signed_for_loopback(account, "kubernetes")
     (account / "token").write_text("projected-token-1\n")
     body = json.dumps(issuer.jwks).encode()
     bearers: list[str] = []

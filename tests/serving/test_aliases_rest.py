@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,6 +22,7 @@ import pytest
 from shared.processes import free_port
 from shared.serving import aliases
 from shared.serving.model_cache import VersionRef
+from tests.tls import self_signed_for_loopback
 
 VERSION = {"name": "time2bet-outcome", "version": "7", "run_id": "r7", "source": "models:/m-7"}
 
@@ -54,15 +57,31 @@ class Recorder(BaseHTTPRequestHandler):
         """Quiet: the test reads `seen`."""
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
+def recording(tls: ssl.SSLContext | None = None) -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
     Recorder.seen = []
     httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Recorder)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"127.0.0.1:{httpd.server_address[1]}", Recorder.seen
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, list[tuple[str, str | None]]]]:
+    yield from recording()
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The recorder over HTTPS with a certificate of its own CA; yields its host and that certificate."""
+    cert_file, key_file = self_signed_for_loopback(tmp_path, "mlflow")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_file, key_file)
+    for host, _ in recording(tls):
+        yield host, cert_file
 
 
 def basic(username: str, password: str) -> str:
@@ -105,3 +124,23 @@ def test_a_server_that_does_not_answer_is_unreachable_and_the_password_redacted(
         aliases.resolve(f"http://reader:hunter2@127.0.0.1:{free_port()}", "time2bet-outcome", "champion")
     message = str(raised.value)
     assert "unreachable" in message and "hunter2" not in message and "***" in message
+
+
+def test_https_trusts_the_server_certificate_given_in_the_settings(tls_server, configure: Callable[..., None]) -> None:
+    host, cert_file = tls_server
+    configure(MLFLOW_TRACKING_SERVER_CERT_PATH=str(cert_file))
+    assert aliases.resolve(f"https://{host}", "time2bet-outcome", "champion").version == "7"
+
+
+def test_https_refuses_a_certificate_no_known_authority_signed(tls_server, configure: Callable[..., None]) -> None:
+    host, _ = tls_server
+    configure()  # certifi's roots, as MlflowClient's requests would use
+    with pytest.raises(aliases.RegistryUnreachable, match="unreachable"):
+        aliases.resolve(f"https://reader:hunter2@{host}", "time2bet-outcome", "champion")
+    assert Recorder.seen == []  # nothing, credentials least of all, was sent over the refused connection
+
+
+def test_https_without_verification_when_the_settings_say_insecure(tls_server, configure: Callable[..., None]) -> None:
+    host, _ = tls_server
+    configure(MLFLOW_TRACKING_INSECURE_TLS="true")
+    assert aliases.resolve(f"https://{host}", "time2bet-outcome", "champion").version == "7"
