@@ -57,8 +57,8 @@ STATUS_ROUTE = "/monitoring/task_status/{task_id}"
 # What rq tooling lists as the job's function: the infer function performs it, on its event.
 PERFORMED_BY = "functions.infer.main.handle"
 WORKER_NAME = f"infer@{socket.gethostname()}"
-# A job runs at most once at a time (a repeat of its event waits for it to end or be requeued), so its
-# entry in rq's started registry has one execution id, which any process can remove without a read.
+# rq's started registry holds "<job id>:<execution id>". One id for every run of a job: the entry then
+# says only that the job is started, and any replica ending or requeueing it removes it without a read.
 EXECUTION_ID = "infer"
 # Unlike the cache, job state is needed for correctness: wait a little longer before calling Redis down.
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -237,7 +237,7 @@ class RqJobStore:
         job.ended_at = utcnow()
         job.set_status(status, pipeline=pipeline)
         # The rest of the job's hash is as create and start wrote it: a full job.save would re-serialise
-        # and re-compress all of it (a tenth of infer's CPU an event) to change this one field.
+        # and re-compress all of it to change this one field.
         pipeline.hset(job.key, "ended_at", utcformat(job.ended_at))
         job.cleanup(self._ttl_s, pipeline=pipeline, remove_from_queue=False)
         return job
