@@ -84,7 +84,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 t2b \
  && useradd --system --uid 10001 --gid t2b --no-create-home --home-dir /tmp --shell /usr/sbin/nologin t2b
 WORKDIR /app
-# functions-framework loads an event function by file path (--source=functions/<name>/main.py)
+# uvicorn imports every function as functions.<name>.main:app from the working directory
 COPY functions/ functions/
 EXPOSE 8080
 # Kubernetes ignores this (the Knative Services probe /health and /health/ready); `docker run` uses it.

@@ -64,25 +64,12 @@ class FunctionSpec(BaseModel):
     def module(self) -> str:
         return f"functions.{self.name.replace('-', '_')}.main"
 
-    @property
-    def source(self) -> str:
-        """main.py relative to the repository root (functions-framework loads it by path)."""
-        return self.module.replace(".", "/") + ".py"
-
     def launch_command(self, host: str = "0.0.0.0", port: int = 8080, source_root: str = "") -> list[str]:
-        """The command serving this function, as the container and the local runtimes run it: uvicorn
-        for HTTP, functions-framework for CloudEvents. The first word is the program's name: a caller
-        may resolve it to a path (shared.processes.beside_python) or run `python -m <it>`."""
-        if self.kind == "http":
-            # no function speaks WebSocket: without --ws none uvicorn imports a WebSocket implementation
-            # on every cold start (about 30 ms of CPU, #19)
-            return ["uvicorn", f"{self.module}:app", "--host", host, "--port", str(port), "--ws", "none"]
-        source = f"{source_root.rstrip('/')}/{self.source}" if source_root else self.source
-        return [
-            "functions-framework",
-            f"--source={source}",
-            "--target=handle",
-            "--signature-type=cloudevent",
-            f"--host={host}",
-            f"--port={port}",
-        ]
+        """The command serving this function, as the container and the local runtimes run it: uvicorn with
+        the module's `app` (FastAPI for HTTP, functions-framework's ASGI app for CloudEvents). The first word
+        is the program's name: a caller may resolve it to a path (shared.processes.beside_python) or run
+        `python -m <it>`; `source_root` is where the `functions` package lies, when not on the path."""
+        # no function speaks WebSocket: without --ws none uvicorn imports a WebSocket implementation on
+        # every cold start (about 30 ms of CPU, #19)
+        command = ["uvicorn", f"{self.module}:app", "--host", host, "--port", str(port), "--ws", "none"]
+        return [*command, "--app-dir", source_root] if source_root else command

@@ -1,8 +1,8 @@
 """Everything a process holds for its lifetime, built from one `Settings`: one `Services` per process.
 
 Who builds it owns it and closes it: an HTTP function's app lifespan (Knative: one function per
-process), the local server hosting every function (`t2b serve`, `t2b up`: one for all of them), a
-functions-framework process on its first event, a test case. HTTP functions receive it through
+process), the local server hosting every function (`t2b serve`, `t2b up`: one for all of them), an
+event function's process on its first event, a test case. HTTP functions receive it through
 FastAPI's dependency injection (`shared.web.deps.get_services`, so `app.dependency_overrides` swaps
 it), event functions as the second argument of their work (`shared.tasks.handler.EventTask`).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import time
@@ -35,6 +36,12 @@ def require(condition: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"required service unavailable in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def function_command(package: str, port: int) -> list[str]:
+    """functions/<package>/main.py's own launch command (its SPEC's) on loopback, run by this interpreter's venv."""
+    program, *args = importlib.import_module(f"functions.{package}.main").SPEC.launch_command("127.0.0.1", port)
+    return [python_bin(program), *args]
 
 
 def start_moto(port: int, log: Path) -> subprocess.Popen:

@@ -1,12 +1,12 @@
 """batch-features: rebuilds the feature table and the materialised team state, then drops stale caches."""
 
-import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 
 from shared.events.contract import FEATURES_REQUESTED
 from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
 from shared.tasks.batch import handle_features_event
-from shared.tasks.handler import app_services, install_http_handlers, typed_task
+from shared.tasks.handler import event_function_app, serve_event, typed_task
 
 SPEC = FunctionSpec(
     name="batch-features",
@@ -23,9 +23,11 @@ SPEC = FunctionSpec(
 )
 
 task = typed_task(SPEC.name, handle_features_event)
-install_http_handlers()
 
 
-@functions_framework.cloud_event
+@functions_framework.aio.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event, app_services())
+    serve_event(task, event)
+
+
+app = event_function_app(SPEC, handle)

@@ -1,11 +1,11 @@
 """batch-score: the champion's predictions for a day's matches, written as the batch parquet + pointer."""
 
-import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 
 from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
 from shared.tasks.batch import SCORING_EVENT_TYPES, handle_scoring_event
-from shared.tasks.handler import app_services, install_http_handlers, typed_task
+from shared.tasks.handler import event_function_app, serve_event, typed_task
 
 SPEC = FunctionSpec(
     name="batch-score",
@@ -25,9 +25,11 @@ SPEC = FunctionSpec(
 )
 
 task = typed_task(SPEC.name, handle_scoring_event)
-install_http_handlers()
 
 
-@functions_framework.cloud_event
+@functions_framework.aio.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event, app_services())
+    serve_event(task, event)
+
+
+app = event_function_app(SPEC, handle)

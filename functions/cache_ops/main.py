@@ -1,11 +1,11 @@
 """cache-ops: drops caches whose inputs changed and keeps async prediction results for their requester."""
 
-import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 
 from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
 from shared.tasks.cache_ops import EVENT_TYPES, handle_cache_event
-from shared.tasks.handler import app_services, install_http_handlers, typed_task
+from shared.tasks.handler import event_function_app, serve_event, typed_task
 
 SPEC = FunctionSpec(
     name="cache-ops",
@@ -20,9 +20,11 @@ SPEC = FunctionSpec(
 )
 
 task = typed_task(SPEC.name, handle_cache_event)
-install_http_handlers()
 
 
-@functions_framework.cloud_event
+@functions_framework.aio.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event, app_services())
+    serve_event(task, event)
+
+
+app = event_function_app(SPEC, handle)

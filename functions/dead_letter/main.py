@@ -1,13 +1,13 @@
 """dead-letter: stores every event a Trigger gave up on, with why (knativeerror* extensions), once."""
 
-import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 
 from shared.events.contract import EVENT_TYPES
 from shared.events.routing import PING_EVENT_TYPE
 from shared.function_spec import FunctionSpec, Resources, Scaling
 from shared.tasks.dead_letter import cloudevent_attributes, handle_dead_letter
-from shared.tasks.handler import EventTask, app_services, install_http_handlers
+from shared.tasks.handler import EventTask, event_function_app, serve_event
 
 SPEC = FunctionSpec(
     name="dead-letter",
@@ -21,9 +21,11 @@ SPEC = FunctionSpec(
 )
 
 task = EventTask(function=SPEC.name, process=handle_dead_letter, parse=cloudevent_attributes)
-install_http_handlers()
 
 
-@functions_framework.cloud_event
+@functions_framework.aio.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event, app_services())
+    serve_event(task, event)
+
+
+app = event_function_app(SPEC, handle)

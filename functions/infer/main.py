@@ -1,13 +1,13 @@
 """infer: runs the prediction of a prediction.requested event and records it in its async job."""
 
-import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 
 from shared.events.contract import PREDICTION_REQUESTED, Envelope, EventData
 from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
 from shared.jobs import run_prediction
 from shared.services import Services
-from shared.tasks.handler import app_services, install_http_handlers, typed_task
+from shared.tasks.handler import event_function_app, serve_event, typed_task
 
 SPEC = FunctionSpec(
     name="infer",
@@ -34,9 +34,11 @@ def infer(envelope: Envelope[EventData], services: Services) -> str:
 
 
 task = typed_task(SPEC.name, infer, deduped_by_work=True)  # a job already ended is not run again
-install_http_handlers()
 
 
-@functions_framework.cloud_event
+@functions_framework.aio.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event, app_services())
+    serve_event(task, event)
+
+
+app = event_function_app(SPEC, handle)

@@ -1,13 +1,13 @@
 """matchday: the match-day tick, every minute from a PingSource: live pages of matches in progress and
 previews of matches kicking off soon, stored with their fetch times; changes announced as events."""
 
-import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 
 from shared.events.contract import MATCHDAY_REQUESTED
 from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
 from shared.matchday.task import handle_matchday_event
-from shared.tasks.handler import app_services, install_http_handlers, typed_task
+from shared.tasks.handler import event_function_app, serve_event, typed_task
 
 SPEC = FunctionSpec(
     name="matchday",
@@ -24,9 +24,11 @@ SPEC = FunctionSpec(
 )
 
 task = typed_task(SPEC.name, handle_matchday_event)
-install_http_handlers()
 
 
-@functions_framework.cloud_event
+@functions_framework.aio.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event, app_services())
+    serve_event(task, event)
+
+
+app = event_function_app(SPEC, handle)

@@ -1,11 +1,11 @@
 """scrape: one WhoScored league-season per scrape.requested event (or the daily PingSource ping)."""
 
-import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 
 from shared.events.contract import SCRAPE_REQUESTED
 from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
-from shared.tasks.handler import app_services, install_http_handlers, typed_task
+from shared.tasks.handler import event_function_app, serve_event, typed_task
 from shared.tasks.scrape import handle_scrape_event
 
 SPEC = FunctionSpec(
@@ -23,9 +23,11 @@ SPEC = FunctionSpec(
 )
 
 task = typed_task(SPEC.name, handle_scrape_event)
-install_http_handlers()
 
 
-@functions_framework.cloud_event
+@functions_framework.aio.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event, app_services())
+    serve_event(task, event)
+
+
+app = event_function_app(SPEC, handle)

@@ -1,12 +1,12 @@
 """workflow-runs: records each io.time2bet.workflow.finished (Argo exit handlers) for GET /sources."""
 
-import functions_framework
+import functions_framework.aio
 from cloudevents.http import CloudEvent
 
 from shared.events.contract import WORKFLOW_FINISHED, Envelope, EventData
 from shared.function_spec import FunctionSpec, Resources, Scaling, Triggers
 from shared.services import Services
-from shared.tasks.handler import app_services, install_http_handlers, typed_task
+from shared.tasks.handler import event_function_app, serve_event, typed_task
 from shared.workflows.runs import record_finished
 
 SPEC = FunctionSpec(
@@ -27,9 +27,11 @@ def record(envelope: Envelope[EventData], services: Services) -> str:
 
 
 task = typed_task(SPEC.name, record)
-install_http_handlers()
 
 
-@functions_framework.cloud_event
+@functions_framework.aio.cloud_event
 def handle(event: CloudEvent) -> None:
-    task(event, app_services())
+    serve_event(task, event)
+
+
+app = event_function_app(SPEC, handle)

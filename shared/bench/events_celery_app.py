@@ -50,7 +50,7 @@ _services_lock = threading.Lock()
 
 
 def _services() -> Services:
-    """The worker process's services, as infer's functions-framework process has its own."""
+    """The worker process's services, as infer's own process has its own."""
     global _worker_services
     with _services_lock:
         if _worker_services is None:

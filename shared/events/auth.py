@@ -25,23 +25,24 @@ import secrets
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import anyio.to_thread
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client import Counter
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.config import Settings, get_settings
 from shared.errors import Forbidden, FunctionError, Unauthenticated, Unavailable
 from shared.events.metrics import _metric
 from shared.events.routing import RoutingTable
-
-if TYPE_CHECKING:
-    import flask
 
 log = logging.getLogger("time2bet.events.auth")
 
@@ -193,27 +194,29 @@ class SenderVerifier:
         return sender
 
 
-def require_sender_identity(app: flask.Flask, is_open: Callable[[str | None], bool]) -> None:
-    """Refuse every request to the functions-framework `app` (but the endpoints `is_open` names: probes,
-    metrics) without a token of an allowed sender, when the settings turn verification on."""
-    verifier = SenderVerifier.from_settings(get_settings())
-    if verifier is None:
-        return
-    import flask
+class SenderIdentity:
+    """ASGI middleware of an event function: every request but those to `open_paths` (probes, metrics) is
+    refused without a token of an allowed sender, when the settings turn verification on."""
 
-    def check_sender() -> flask.Response | None:
-        if is_open(flask.request.endpoint):
-            return None
+    def __init__(self, app: ASGIApp, open_paths: frozenset[str]) -> None:
+        self.app = app
+        self.open_paths = open_paths
+        self.verifier = SenderVerifier.from_settings(get_settings())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.verifier is None or scope["type"] != "http" or scope["path"] in self.open_paths:
+            await self.app(scope, receive, send)
+            return
         try:
-            verifier.verify(flask.request.headers.get(AUTHORIZATION))
+            # a thread: a JWKS fetch (first token, a new key, the cache's expiry) must not hold the loop
+            await anyio.to_thread.run_sync(self.verifier.verify, Headers(scope=scope).get(AUTHORIZATION))
         except FunctionError as error:
             SENDERS_REFUSED.labels(str(error.status_code)).inc()
-            log.info("refused %s %s: %s", flask.request.method, flask.request.path, error)
-            body = json.dumps({"detail": str(error)})
-            return flask.Response(body, error.status_code, error.headers(), mimetype="application/json")
-        return None
-
-    app.before_request(check_sender)
+            log.info("refused %s %s: %s", scope["method"], scope["path"], error)
+            refusal = JSONResponse({"detail": str(error)}, error.status_code, error.headers())
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 # --- the sending side, locally -----------------------------------------------------------------------------

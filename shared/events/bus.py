@@ -1,7 +1,7 @@
 """The in-process event bus: the local runtime without RabbitMQ.
 
 Routes by the same Trigger filters as Knative, calls each subscriber's CloudEvent handler (the same
-callable its functions-framework function exposes) synchronously, retries per the Trigger's delivery,
+task its functions-framework entry point runs) synchronously, retries per the Trigger's delivery,
 then hands the event to the dead-letter handler. Delivery is at most once per subscription and
 event (dedupe), like the handlers would see with Knative's at-least-once plus their own dedupe.
 """

@@ -1,4 +1,4 @@
-"""Event functions as their own functions-framework processes, as Knative runs each Service."""
+"""Event functions as their own uvicorn processes, as Knative runs each Service."""
 
 from __future__ import annotations
 
@@ -50,8 +50,7 @@ def start_function(spec: FunctionSpec, port: int, environment: Mapping[str, str]
         args.insert(0, beside_python(program))
     except FileNotFoundError as exc:
         raise FunctionStartError(f"{exc} (requirements/events.txt)") from None
-    # Its own session: Ctrl-C reaches only this process, which stops the functions after the dispatcher, and
-    # killing the group takes gunicorn's worker along with its arbiter.
+    # Its own session: Ctrl-C reaches only this process, which stops the functions after the dispatcher.
     process = subprocess.Popen(args, env=_environment(environment or {}), start_new_session=True)
     return FunctionProcess(spec, port, process)
 
@@ -88,7 +87,7 @@ def _wait_until_listening(started: list[FunctionProcess], timeout: float) -> Non
 
 
 def stop_functions(started: Iterable[FunctionProcess], timeout: float = STOP_TIMEOUT_SECONDS) -> None:
-    """SIGTERM all (gunicorn finishes the requests in flight), then kill whatever outlives the timeout."""
+    """SIGTERM all (uvicorn finishes the requests in flight), then kill whatever outlives the timeout."""
     running = [function for function in started if function.process.poll() is None]
     for function in running:
         os.killpg(function.process.pid, signal.SIGTERM)

@@ -2,7 +2,8 @@
 
 The local runtimes (`t2b up`, `t2b serve`), `t2b manifests` and the benchmarks ask here; the package
 is FUNCTIONS_PACKAGE (default `functions`), one sub-package per function with a `main.py` declaring
-`SPEC` and exposing `app` (HTTP) or `task` (an EventTask) and its functions-framework `handle` (CloudEvents).
+`SPEC` and exposing `app` (FastAPI for HTTP; for CloudEvents functions-framework's ASGI app around `handle`,
+beside `task`, the EventTask the in-process bus calls).
 """
 
 from __future__ import annotations

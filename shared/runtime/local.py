@@ -3,7 +3,7 @@
 - HTTP functions: one uvicorn server (a thread) serving every kind=="http" function on one port.
 - One `Services` for the whole process, closed last.
 - Event functions: without AMQP_URL the in-process bus (`Services.publisher`) calls their handlers;
-  with AMQP_URL each runs as its own functions-framework process and the RabbitMQ dispatcher
+  with AMQP_URL each runs as its own uvicorn process and the RabbitMQ dispatcher
   consumes the Trigger queues and POSTs to it, as Knative's eventing-rabbitmq does, every delivery
   signed with this run's key and verified by the process (shared/runtime/rabbit_transport.py).
 - PingSources: a scheduler publishing each manifest's event at its due times.

@@ -1,4 +1,4 @@
-"""The local RabbitMQ transport of `t2b up`: each event function in a functions-framework process of its own
+"""The local RabbitMQ transport of `t2b up`: each event function in a process of its own
 behind the RabbitMQ dispatcher, as Knative runs them behind eventing-rabbitmq.
 
 Every delivery is signed and every function process verifies it (shared/events/auth.py): a key made for

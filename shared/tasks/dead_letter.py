@@ -151,5 +151,6 @@ def handle_dead_letter(event: CloudEvent, services: Services) -> str:
 
 
 def cloudevent_attributes(event: CloudEvent) -> CloudEvent:
-    """The dead-letter sink's validation: functions-framework already required id, source, type and specversion."""
+    """The dead-letter sink's validation: functions-framework's CloudEvent parsing already required id,
+    source, type and specversion."""
     return event

@@ -1,7 +1,7 @@
 """Async predictions: POST /predict/async → prediction.requested → infer → the job's result.
 
 Against real RabbitMQ, Redis (rq job state), PostgreSQL and the MLflow server, with infer as its own
-functions-framework process behind the RabbitMQ dispatcher; and on the embedded defaults through
+uvicorn process behind the RabbitMQ dispatcher; and on the embedded defaults through
 the in-process bus.
 """
 

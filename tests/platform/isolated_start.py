@@ -5,7 +5,7 @@
 ALLOWED_MODULES_FILE lists, one a line, the top-level modules an image would have (its requirement
 set's distributions, the project's packages). Any other top-level import fails with the
 ModuleNotFoundError a container built from that image would raise, the standard library excepted.
-COMMAND is a console script (uvicorn, functions-framework, ...) started through its entry point
+COMMAND is a console script (uvicorn, ...) started through its entry point
 after the guard is in place, so the check covers everything the process imports while it serves.
 Standard library only: it runs before anything else is imported.
 """

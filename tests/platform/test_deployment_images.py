@@ -160,7 +160,7 @@ def start_isolated(command: list[str], allowed: set[str], workdir: Path, port: i
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "stderr.txt").open("wb"),
-        start_new_session=True,  # functions-framework forks a gunicorn worker: stop the whole group
+        start_new_session=True,  # stop the whole group, whatever the command forks
     )
 
 
@@ -211,18 +211,12 @@ def test_the_guard_fails_a_function_that_imports_a_package_its_image_lacks(tmp_p
     package = tmp_path / "lacking"
     package.mkdir()
     source = package / "main.py"
-    source.write_text("import lightgbm\n\ndef handle(event):\n    return None\n")
+    source.write_text("import lightgbm\n\n\nasync def app(scope, receive, send):\n    pass\n")
     port = free_port()
-    command = [
-        "functions-framework",
-        f"--source={source}",
-        "--target=handle",
-        "--signature-type=cloudevent",
-        "--host=127.0.0.1",
-        f"--port={port}",
-    ]
+    command = ["uvicorn", "lacking.main:app", "--app-dir", str(tmp_path), "--host", "127.0.0.1", "--port", str(port)]
     assert "lightgbm" not in allowed_modules("events") and "lightgbm" in allowed_modules("ml")
-    process = start_isolated(command, allowed_modules("events"), tmp_path, port)
+    # `lacking` stands for the project's own package, which every image has
+    process = start_isolated(command, allowed_modules("events") | {"lacking"}, tmp_path, port)
     assert served_probes(process, port, deadline_seconds=30) is None
     stop(process)
     assert "No module named 'lightgbm' (not in this image)" in (tmp_path / "stderr.txt").read_text()

@@ -1,5 +1,5 @@
 """The fault matrix, forged-events column: an event function with sender verification on obeys only a token
-of one of its Triggers (shared/events/auth.py). Real HTTP to a real functions-framework process of cache-ops,
+of one of its Triggers (shared/events/auth.py). Real HTTP to a real process of cache-ops,
 its cache in the real Redis; the tokens come from the local issuer `t2b up` uses, standing in for the
 cluster's service-account issuer (the one part faked: there is no Kubernetes API here). The last tests
 deliver through the real RabbitMQ with the transport `t2b up` runs.
@@ -90,7 +90,7 @@ def prefix() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cache_ops(issuer: LocalIssuer, prefix: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionProcess]:
-    """cache-ops in its own functions-framework process, verifying senders as `t2b up` configures it."""
+    """cache-ops in its own process, verifying senders as `t2b up` configures it."""
     environment = {
         **issuer.receiver_environment("cache-ops", load_routing(), NAMESPACE),
         "REDIS_URL": REDIS,

@@ -1,4 +1,4 @@
-"""batch-features and batch-score, each as its own functions-framework process, on a prepared champion."""
+"""batch-features and batch-score, each as its own process, on a prepared champion."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from shared.events.routing import load_routing
 from shared.features.state import TEAM_STATE_KEY
 from shared.ml.score import LATEST_POINTER, batch_key
 from tests.prepared import PreparedData
-from tests.services import free_port, python_bin, start_process, stop_process
+from tests.services import free_port, function_command, start_process, stop_process
 from tests.tasks.conftest import post_event
 
 pytestmark = pytest.mark.slow
@@ -28,20 +28,9 @@ def start_function(writable_data: PreparedData, tmp_path: Path) -> Iterator[Star
 
     def start(package: str, **env: str) -> str:
         port = free_port()
-        args = [
-            python_bin("functions-framework"),
-            "--source",
-            f"functions/{package}/main.py",
-            "--target",
-            "handle",
-            "--signature-type",
-            "cloudevent",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
-        processes.append(start_process(args, port, tmp_path / f"{package}.log", writable_data.env(**env)))
+        processes.append(
+            start_process(function_command(package, port), port, tmp_path / f"{package}.log", writable_data.env(**env))
+        )
         return f"http://127.0.0.1:{port}"
 
     yield start

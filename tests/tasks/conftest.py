@@ -1,8 +1,7 @@
-"""Each task function runs as its own functions-framework process, as Knative runs it."""
+"""Each task function runs as its own process, as Knative runs it."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from shared.events.http import to_binary, to_structured
-from tests.services import free_port, python_bin, start_process, stop_process
+from tests.services import free_port, function_command, start_process, stop_process
 
 StartFunction = Callable[[str, dict[str, str]], str]
 
@@ -23,10 +22,10 @@ def start_function(tmp_path: Path) -> Iterator[StartFunction]:
 
     def start(package: str, env: dict[str, str]) -> str:
         port = free_port()
-        program, *args = importlib.import_module(f"functions.{package}.main").SPEC.launch_command("127.0.0.1", port)
-        args.insert(0, python_bin(program))
         environment = {"T2B_DATA_DIR": str(tmp_path / "var"), **env}
-        processes.append(start_process(args, port, tmp_path / f"{package}-{port}.log", environment))
+        processes.append(
+            start_process(function_command(package, port), port, tmp_path / f"{package}-{port}.log", environment)
+        )
         return f"http://127.0.0.1:{port}"
 
     yield start

@@ -1,4 +1,4 @@
-"""cache-ops as its own functions-framework process against the real Redis."""
+"""cache-ops as its own process against the real Redis."""
 
 from __future__ import annotations
 

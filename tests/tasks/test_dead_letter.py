@@ -1,4 +1,4 @@
-"""dead-letter as its own functions-framework process: stores each failed event once, with why it failed."""
+"""dead-letter as its own process: stores each failed event once, with why it failed."""
 
 from __future__ import annotations
 

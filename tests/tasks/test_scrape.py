@@ -1,4 +1,4 @@
-"""scrape as its own functions-framework process; no browser: Selenoid and WhoScored are closed ports."""
+"""scrape as its own process; no browser: Selenoid and WhoScored are closed ports."""
 
 from __future__ import annotations
 
