@@ -130,12 +130,15 @@ def _write_rows(
     rows: multiprocessing.Queue, dropped: Synchronized, database_url: str, batch_size: int, flush_interval_s: float
 ) -> None:
     """The child: batches the rows of the lists it receives (lingering up to the flush interval for a
-    full batch) into one transaction each."""
+    full batch) into one transaction each. It stops on None (close), or once the queue is empty and its
+    parent has gone: a serving process killed without closing must not leave its writer behind."""
     from sqlalchemy import insert
 
     from shared.db.models import PredictionLog
     from shared.db.session import engine_for, transaction
 
+    parent = multiprocessing.parent_process()
+    assert parent is not None, "runs as the serving process's child"
     engine = engine_for(database_url)
     partitions = _DayPartitions(engine)
     stopping = False
@@ -143,6 +146,7 @@ def _write_rows(
         try:
             item = rows.get(timeout=flush_interval_s)
         except queue.Empty:
+            stopping = not parent.is_alive()
             continue
         batch: list[dict[str, Any]] = []
         deadline = time.monotonic() + flush_interval_s

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import lightgbm as lgb
 import numpy as np
+import psutil
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
@@ -119,6 +124,33 @@ def test_log_rows_are_written_by_the_child_process_and_flushed_on_close(sqlite_u
     with engine.connect() as connection:
         stored = connection.execute(select(PredictionLog.features).where(PredictionLog.match_id == 5)).scalar_one()
     assert stored == {"elo_diff": 12.5, "market_p_home": None}
+
+
+# A serving process that hands rows to its writer, prints the writer's pid, and is then killed.
+KILLED_PARENT = """
+import os, signal, sys, time
+from tests.serving.test_serving_units import log_row
+from shared.prediction_log import PredictionLogWriter
+writer = PredictionLogWriter(sys.argv[1], batch_size=100, flush_interval_s=0.2, handoff_rows=2)
+writer.start()
+writer.append(log_row(1))
+writer.append(log_row(2))
+print(writer._process.pid, flush=True)
+time.sleep(0.5)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_writer_of_a_killed_process_writes_what_it_was_handed_and_exits(sqlite_url: str) -> None:
+    """A function process killed with no chance to close (SIGKILL, the OOM killer) must not leave its
+    writer running for ever, an orphan: the writer notices its parent is gone once its queue is empty."""
+    engine = get_engine(sqlite_url)
+    url = engine.url.render_as_string(hide_password=False)
+    parent = subprocess.run([sys.executable, "-c", KILLED_PARENT, url], capture_output=True, text=True, timeout=30)
+    assert parent.returncode == -signal.SIGKILL, parent.stderr
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(int(parent.stdout)).wait(timeout=10)  # TimeoutExpired: the orphan stays
+    assert count_rows(engine) == 2
 
 
 def test_rows_the_store_refuses_are_counted_as_dropped(tmp_path) -> None:
