@@ -39,6 +39,8 @@ from shared.bench import events_celery, functions
 from shared.bench.environment import Fixture, drop_redis_keys, find_redis, prepare
 from shared.bench.events_dispatch import bench_routing
 from shared.bench.events_report import (
+    ASYNC_WORK,
+    NOOP_WORK,
     EventsBenchReport,
     Plan,
     Row,
@@ -201,7 +203,7 @@ def measure_noop(report: EventsBenchReport, backends: Backends, plan: Plan, logs
                 for count in (parallelism * 10, plan.noop_events)
             )
             seconds = timed_run(backends, parallelism, NOOP, sink_url, (warmup, measured), received, logs)
-            report.add(_events_per_second("no-op function, end to end", parallelism, len(measured), seconds))
+            report.add(_events_per_second(NOOP_WORK, parallelism, len(measured), seconds))
 
 
 def _events_per_second(what: str, parallelism: int, events: int, seconds: float) -> Row:
@@ -253,7 +255,7 @@ def measure_async(
         report.add(
             Row(
                 "time2bet",
-                "async predict, submit→done",
+                ASYNC_WORK,
                 f"{clients} clients",
                 len(latencies) / seconds,
                 statistics.median(latencies) * 1000,

@@ -2,7 +2,9 @@
 
 The virtualenv is built once from requirements/bench-celery.txt and reused while that file is
 unchanged. A .pth file puts the project and this virtualenv's packages after Celery's own, so the
-infer task runs the very same DataPlane on the same champion as the infer function.
+infer task runs the very same DataPlane on the same champion as the infer function. Celery runs twice:
+as the seed ran it (a classic queue, publishes not confirmed), then with the event path's guarantees
+(a quorum queue, every publish confirmed), so the report shows what those guarantees cost either side.
 """
 
 from __future__ import annotations
@@ -13,20 +15,29 @@ import subprocess
 import sys
 import sysconfig
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from shared.bench.environment import Fixture
-from shared.bench.events_report import EventsBenchReport, Plan, Row, running, wait_for_consumer, wait_for_count
+from shared.bench.events_report import (
+    CELERY_ASYNC_WORK,
+    CELERY_NOOP_WORK,
+    EventsBenchReport,
+    Plan,
+    Row,
+    running,
+    wait_for_consumer,
+    wait_for_count,
+)
 from shared.bench.serve import predict_bodies
 from shared.processes import REPO, launch, stop_process
 
 REQUIREMENTS = REPO / "requirements" / "bench-celery.txt"
 DEFAULT_VENV = REPO / "var" / "bench" / "celery-venv"
 APP = "shared.bench.events_celery_app"
-CELERY_QUEUE = "celery"
 BODIES = 5_000
 
 
@@ -61,6 +72,20 @@ def ensure_virtualenv(venv: Path, timeout_s: float = 600.0) -> Path:
     return python
 
 
+@dataclass(frozen=True)
+class Configuration:
+    system: str  # the report's system column
+    queue: str
+    environment: dict[str, str]
+
+
+# As the seed ran Celery (a classic queue, publishes not confirmed), then with the event path's guarantees.
+CONFIGURATIONS = (
+    Configuration("celery", "celery", {}),
+    Configuration("celery, quorum+confirms", "celery-quorum", {"T2B_BENCH_CELERY_DURABLE": "1"}),
+)
+
+
 def measure(
     report: EventsBenchReport, amqp_url: str, plan: Plan, fixture: Fixture, root: Path, venv: Path, logs: Path
 ) -> None:
@@ -74,14 +99,32 @@ def measure(
     bodies.write_text(json.dumps([body(20_000_000 + n) for n in range(BODIES)]))
     done_key = f"{fixture.redis_prefix}celery-done"
     backend = fixture.redis_url or ""
-    env = {
-        "CELERY_BROKER_URL": amqp_url,
-        "CELERY_RESULT_BACKEND": backend,
-        "T2B_BENCH_DONE_KEY": done_key,
-        "T2B_BENCH_BODIES_FILE": str(bodies),
-    }
     counter = redis.Redis.from_url(backend)
+    try:
+        for configuration in CONFIGURATIONS:
+            environment = {
+                "CELERY_BROKER_URL": amqp_url,
+                "CELERY_RESULT_BACKEND": backend,
+                "T2B_BENCH_DONE_KEY": done_key,
+                "T2B_BENCH_BODIES_FILE": str(bodies),
+                **configuration.environment,
+            }
+            _measure_configuration(report, configuration, environment, plan, python, venv, logs, counter, done_key)
+    finally:
+        counter.delete(done_key)
 
+
+def _measure_configuration(
+    report: EventsBenchReport,
+    configuration: Configuration,
+    env: dict[str, str],
+    plan: Plan,
+    python: Path,
+    venv: Path,
+    logs: Path,
+    counter: redis.Redis,
+    done_key: str,
+) -> None:
     def done() -> int:
         return int(counter.get(done_key) or 0)
 
@@ -103,9 +146,9 @@ def measure(
             "-l",
             "WARNING",
         ]
-        process = launch(args, logs / f"celery-worker-c{concurrency}.log", env)
+        process = launch(args, logs / f"{configuration.queue}-worker-c{concurrency}.log", env)
         try:
-            wait_for_consumer(amqp_url, CELERY_QUEUE, process, timeout=180)
+            wait_for_consumer(env["CELERY_BROKER_URL"], configuration.queue, process, timeout=180)
         except Exception:
             stop_process(process)
             raise
@@ -120,7 +163,7 @@ def measure(
     for parallelism in plan.parallelism:
         with running(worker(parallelism)):
             for kind, count, work in (
-                ("noop", plan.noop_events, "no-op task"),
+                ("noop", plan.noop_events, CELERY_NOOP_WORK),
                 ("infer", plan.infer_events, "infer task (result in Redis)"),
             ):
                 warm = done() + parallelism * 2
@@ -129,7 +172,8 @@ def measure(
                 started = send(kind, count)
                 wait_for_count(done, warm + count, f"Celery {kind} at concurrency {parallelism}")
                 rate = count / (time.time() - started)
-                report.add(Row("celery", work, f"c={parallelism}", rate, note=f"{count:,} tasks, thread pool"))
+                row = Row(configuration.system, work, f"c={parallelism}", rate, note=f"{count:,} tasks, thread pool")
+                report.add(row)
 
     with running(worker(_async_concurrency())):
         for clients in plan.clients:
@@ -138,8 +182,8 @@ def measure(
             figures: dict[str, Any] = json.loads(ran.stdout.splitlines()[-1])
             report.add(
                 Row(
-                    "celery",
-                    "infer.delay().get()",
+                    configuration.system,
+                    CELERY_ASYNC_WORK,
                     f"{clients} clients",
                     figures["count"] / figures["seconds"],
                     figures["p50_ms"],
@@ -147,7 +191,6 @@ def measure(
                     note="result via the Redis backend",
                 )
             )
-    counter.delete(done_key)
 
 
 def _with(env: dict[str, str]) -> dict[str, str]:

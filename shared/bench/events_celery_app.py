@@ -41,6 +41,16 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )
+# The seed's configuration by default: a classic queue, publishes not confirmed. With DURABLE the guarantees
+# of the event path: a quorum queue (as the brokers' queues), and delay() returns only once RabbitMQ
+# confirmed the message, as a publish does there.
+DURABLE_QUEUE = "celery-quorum"
+if os.environ.get("T2B_BENCH_CELERY_DURABLE"):
+    app.conf.update(
+        task_default_queue=DURABLE_QUEUE,
+        task_default_queue_type="quorum",
+        broker_transport_options={"confirm_publish": True},
+    )
 DONE_KEY = os.environ["T2B_BENCH_DONE_KEY"]
 BODIES_FILE = os.environ.get("T2B_BENCH_BODIES_FILE")
 BODIES: list[dict[str, Any]] = json.loads(Path(BODIES_FILE).read_text()) if BODIES_FILE else []
