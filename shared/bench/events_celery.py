@@ -160,15 +160,21 @@ def _measure_configuration(
         sent = subprocess.run(args, env=_with(env), cwd=REPO, check=True, capture_output=True, text=True)
         return float(json.loads(sent.stdout.splitlines()[-1])["started"])
 
+    def warm_up(kind: str, concurrency: int) -> int:
+        """Every thread of the worker through a task first (infer: the model loaded), as the functions are
+        before they are measured; the done count after."""
+        warm = done() + concurrency * 2
+        send(kind, concurrency * 2)
+        wait_for_count(done, warm, f"Celery {kind} warm-up")
+        return warm
+
     for parallelism in plan.parallelism:
         with running(worker(parallelism)):
             for kind, count, work in (
                 ("noop", plan.noop_events, CELERY_NOOP_WORK),
                 ("infer", plan.infer_events, "infer task (result in Redis)"),
             ):
-                warm = done() + parallelism * 2
-                send(kind, parallelism * 2)  # every child process imported and, for infer, loaded the model
-                wait_for_count(done, warm, f"Celery {kind} warm-up")
+                warm = warm_up(kind, parallelism)
                 started = send(kind, count)
                 wait_for_count(done, warm + count, f"Celery {kind} at concurrency {parallelism}")
                 rate = count / (time.time() - started)
@@ -176,6 +182,7 @@ def _measure_configuration(
                 report.add(row)
 
     with running(worker(_async_concurrency())):
+        warm_up("infer", _async_concurrency())
         for clients in plan.clients:
             args = [str(python), "-m", APP, "round-trips", str(clients), str(plan.seconds)]
             ran = subprocess.run(args, env=_with(env), cwd=REPO, check=True, capture_output=True, text=True)
