@@ -39,7 +39,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from shared.errors import FunctionError, outage
@@ -48,7 +48,7 @@ from shared.events.contract import Envelope, EventData, InvalidEvent, contract_t
 from shared.events.dedupe import Deduper
 from shared.events.metrics import _metric
 from shared.function_spec import LIVENESS_PATH, READINESS_PATH, FunctionSpec
-from shared.metrics import exposition
+from shared.web.metrics import metrics_response
 
 if TYPE_CHECKING:
     from shared.events.bus import EventHandler
@@ -165,11 +165,6 @@ def typed_task(
 # --- the HTTP app of an event function ----------------------------------------------------------
 
 
-def _metrics(_: Request) -> Response:
-    body, content_type = exposition()
-    return Response(body, media_type=content_type)
-
-
 def _serving(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
@@ -194,11 +189,11 @@ class _AppServices:
                 self._services = Services.from_environment()
             return self._services
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         with self._lock:
             services, self._services = self._services, None
         if services is not None:
-            services.close()
+            await services.aclose()
 
 
 _APP_SERVICES = _AppServices()
@@ -244,11 +239,11 @@ def event_function_app(spec: FunctionSpec, handle: Callable[[CloudEvent], None])
         try:
             yield
         finally:
-            _APP_SERVICES.close()
+            await _APP_SERVICES.aclose()
 
     probes = [Route(path, _serving, methods=["GET"]) for path in (LIVENESS_PATH, READINESS_PATH)]
     return Starlette(
-        routes=[Route("/metrics", _metrics, methods=["GET"]), *probes, Mount("", app=events)],
+        routes=[Route("/metrics", metrics_response, methods=["GET"]), *probes, Mount("", app=events)],
         middleware=[Middleware(SenderIdentity, open_paths=OPEN_PATHS)],
         lifespan=lifespan,
     )

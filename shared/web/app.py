@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -21,8 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.config import get_settings
 from shared.errors import FunctionError, PayloadTooLarge, outage
 from shared.function_spec import LIVENESS_PATH, PROBE_ROUTE_NAME, READINESS_PATH, FunctionSpec
-from shared.metrics import LATENCY, REQUESTS, child, exposition
+from shared.metrics import LATENCY, REQUESTS, child
 from shared.services import Services
+from shared.web.metrics import metrics_response
 
 log = logging.getLogger("time2bet.http")
 
@@ -197,10 +198,7 @@ def create_function_app(spec: FunctionSpec, routers: Sequence[APIRouter]) -> Fas
         if path not in declared:  # the health function declares its own, with dependency checks
             app.add_api_route(path, _serving, methods=["GET"], name=PROBE_ROUTE_NAME, include_in_schema=False)
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        body, content_type = exposition()
-        return Response(body, media_type=content_type)
+    app.add_api_route("/metrics", metrics_response, methods=["GET"], include_in_schema=False)
 
     app.add_middleware(BodyLimit, limit=get_settings().max_request_body_bytes)
     app.add_middleware(RequestMetrics, function=spec.name, routes_of=app)  # outermost: counts the 413s too

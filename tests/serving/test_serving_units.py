@@ -24,6 +24,7 @@ from shared.db.session import get_engine
 from shared.function_spec import FunctionSpec
 from shared.metrics import REQUESTS
 from shared.prediction_log import PredictionLogWriter
+from shared.processes import REPO
 from shared.serving.booster import NativeBooster
 from shared.web.app import create_function_app
 
@@ -146,7 +147,9 @@ def test_the_writer_of_a_killed_process_writes_what_it_was_handed_and_exits(sqli
     writer running for ever, an orphan: the writer notices its parent is gone once its queue is empty."""
     engine = get_engine(sqlite_url)
     url = engine.url.render_as_string(hide_password=False)
-    parent = subprocess.run([sys.executable, "-c", KILLED_PARENT, url], capture_output=True, text=True, timeout=30)
+    parent = subprocess.run(
+        [sys.executable, "-c", KILLED_PARENT, url], cwd=REPO, capture_output=True, text=True, timeout=30
+    )
     assert parent.returncode == -signal.SIGKILL, parent.stderr
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(int(parent.stdout)).wait(timeout=10)  # TimeoutExpired: the orphan stays
